@@ -1,0 +1,1 @@
+"""claude-logs: Anthropic Console request logs in SQLite, deduplicated by content hash."""

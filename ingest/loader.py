@@ -1,0 +1,295 @@
+"""Ingest saved log pages into the database: dedup by content hash, a file ledger, a runs table.
+
+Files are written in batches: one transaction holds several files, each inside its own
+savepoint with its ledger row. A file therefore lands whole or not at all, while the commit
+cost (SQLite rewrites every touched B-tree page at each commit) is paid once per batch. A run
+killed mid-batch loses only that batch, and its files are not in the ledger, so the next
+run reads them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import BinaryIO, Callable
+
+import sqlite_utils
+
+from .canonical import content_hash
+from .pages import Page, PageError, parse_page
+from .rows import BASE_COLUMNS, SOURCE_COLUMNS, base_row, column_for_key, column_type, to_sqlite
+from .sources import Source, SourceError, find_sources
+
+# Entries per transaction. Larger batches save little once commits are this rare, and a
+# smaller one lets a concurrent ingest or a reader's checkpoint in sooner.
+BATCH_ENTRIES = 50_000
+
+_KNOWN_KEYS = frozenset(SOURCE_COLUMNS)
+
+
+@dataclass
+class RunSummary:
+    run_id: int | None = None
+    files_read: int = 0
+    files_skipped: int = 0
+    files_failed: int = 0
+    entries_read: int = 0
+    entries_new: int = 0
+    entries_rejected: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def entries_duplicate(self) -> int:
+        return self.entries_read - self.entries_new - self.entries_rejected
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def line(self) -> str:
+        """Return the one-line summary that the CLI prints at the end of a run."""
+        return (
+            f"files: {self.files_read:,} read, {self.files_skipped:,} skipped, "
+            f"{self.files_failed:,} failed; entries: {self.entries_read:,} read, "
+            f"{self.entries_new:,} new, {self.entries_duplicate:,} duplicate, "
+            f"{self.entries_rejected:,} rejected"
+        )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class _Ingest:
+    def __init__(self, db: sqlite_utils.Database, force: bool, on_progress, on_problem,
+                 stdin: BinaryIO | None):
+        self.db = db
+        self.conn: sqlite3.Connection = db.conn
+        self.force = force
+        self.on_progress = on_progress or (lambda size: None)
+        self.on_problem = on_problem or (lambda message: None)
+        self.stdin = stdin
+        self.summary = RunSummary()
+        self.batch_entries = 0
+        self.columns: set[str] = set()
+
+    # Transactions
+
+    def begin_batch(self) -> None:
+        if self.conn.in_transaction:
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        # Another process may have added columns since the last batch.
+        self.columns = {row[1] for row in self.conn.execute("PRAGMA table_info(logs)")}
+        self.batch_entries = 0
+
+    def commit_batch(self) -> None:
+        if not self.conn.in_transaction:
+            return
+        self.save_run_counts()
+        self.conn.execute("COMMIT")
+
+    def save_run_counts(self, finished: bool = False) -> None:
+        s = self.summary
+        self.conn.execute(
+            "UPDATE runs SET files_read = ?, files_skipped = ?, files_failed = ?, "
+            "entries_read = ?, entries_new = ?, entries_duplicate = ?, entries_rejected = ?, "
+            "finished_at = ? WHERE id = ?",
+            (s.files_read, s.files_skipped, s.files_failed, s.entries_read, s.entries_new,
+             s.entries_duplicate, s.entries_rejected, _now() if finished else None, s.run_id),
+        )
+
+    # The run
+
+    def run(self, paths: list[str]) -> RunSummary:
+        sources = find_sources(paths, on_error=self.source_error)
+        self.conn.execute("BEGIN IMMEDIATE")
+        cursor = self.conn.execute("INSERT INTO runs (started_at) VALUES (?)", (_now(),))
+        self.summary.run_id = cursor.lastrowid
+        self.conn.execute("COMMIT")
+        try:
+            for source in sources:
+                self.ingest_source(source)
+                self.on_progress(source.size)
+                if self.batch_entries >= BATCH_ENTRIES:
+                    self.commit_batch()
+            self.begin_batch()
+            self.save_run_counts(finished=True)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        return self.summary
+
+    def source_error(self, error: SourceError) -> None:
+        self.summary.files_failed += 1
+        self.problem(str(error))
+
+    def problem(self, message: str) -> None:
+        self.summary.problems.append(message)
+        self.on_problem(message)
+
+    def ledger_row(self, path: str):
+        return self.conn.execute(
+            "SELECT size, mtime_ns, sha256, status FROM files WHERE path = ?", (path,)
+        ).fetchone()
+
+    def ingest_source(self, source: Source) -> None:
+        ledger_path = source.path
+        if not source.is_stdin and not self.force:
+            row = self.ledger_row(ledger_path)
+            if row and row[3] == "ingested" and row[:2] == (source.size, source.mtime_ns):
+                self.summary.files_skipped += 1
+                return
+        try:
+            data = self.read(source)
+        except OSError as error:
+            self.fail(source, None, f"cannot be read: {error.strerror or error}")
+            return
+        sha256 = hashlib.sha256(data).hexdigest()
+        if source.is_stdin:
+            ledger_path = f"<stdin {sha256[:16]}>"
+            source = Source(ledger_path, len(data), 0)
+        if not self.force and self.skip_known_content(source, sha256):
+            self.summary.files_skipped += 1
+            return
+        try:
+            page = parse_page(data)
+        except PageError as error:
+            self.fail(source, sha256, str(error))
+            return
+        self.store(source, sha256, page)
+
+    def read(self, source: Source) -> bytes:
+        if source.is_stdin:
+            stream = self.stdin if self.stdin is not None else sys.stdin.buffer
+            return stream.read()
+        with open(source.path, "rb") as file:
+            return file.read()
+
+    def skip_known_content(self, source: Source, sha256: str) -> bool:
+        """Record and skip a file whose exact bytes were ingested before, here or elsewhere."""
+        same = self.conn.execute(
+            "SELECT path, entries_read, entries_rejected FROM files "
+            "WHERE sha256 = ? AND status = 'ingested' ORDER BY path = ? DESC LIMIT 1",
+            (sha256, source.path),
+        ).fetchone()
+        if not same:
+            return False
+        self.begin_batch()
+        if same[0] == source.path:
+            # Touched but unchanged: remember the new mtime so the next run skips it by stat.
+            self.conn.execute(
+                "UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?",
+                (source.size, source.mtime_ns, source.path),
+            )
+        else:
+            self.write_ledger(source, sha256, "ingested", None, same[1], 0, same[2])
+        return True
+
+    def fail(self, source: Source, sha256: str | None, reason: str) -> None:
+        self.summary.files_failed += 1
+        self.problem(f"{source.path}: {reason}")
+        self.begin_batch()
+        self.write_ledger(source, sha256, "failed", reason, None, None, None)
+
+    def write_ledger(self, source: Source, sha256, status, error, read, new, rejected) -> None:
+        self.conn.execute(
+            """
+            INSERT INTO files (path, size, mtime_ns, sha256, status, error, entries_read,
+                               entries_new, entries_rejected, run_id, ingested_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (path) DO UPDATE SET
+                size = excluded.size, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256,
+                status = excluded.status, error = excluded.error,
+                entries_read = excluded.entries_read, entries_new = excluded.entries_new,
+                entries_rejected = excluded.entries_rejected, run_id = excluded.run_id,
+                ingested_at = excluded.ingested_at
+            """,
+            (source.path, source.size, source.mtime_ns, sha256, status, error, read, new,
+             rejected, self.summary.run_id, _now()),
+        )
+
+    def store(self, source: Source, sha256: str, page: Page) -> None:
+        for index, reason in page.rejected:
+            self.problem(f"{source.path}: entry {index} {reason}; it was not stored")
+
+        self.begin_batch()
+        self.conn.execute("SAVEPOINT file")
+        try:
+            extra = self.add_columns(page)
+            new = self.insert_rows(page, extra)
+            self.write_ledger(source, sha256, "ingested", None, page.entries_read, new,
+                              len(page.rejected))
+        except sqlite3.DatabaseError as error:
+            self.conn.execute("ROLLBACK TO file")
+            self.conn.execute("RELEASE file")
+            self.fail(source, sha256, f"could not be stored: {error}")
+            return
+        self.conn.execute("RELEASE file")
+
+        self.summary.files_read += 1
+        self.summary.entries_read += page.entries_read
+        self.summary.entries_new += new
+        self.summary.entries_rejected += len(page.rejected)
+        self.batch_entries += page.entries_read
+
+    def add_columns(self, page: Page) -> dict[str, str]:
+        """Add a column for each new key that holds a value; return {key: column} of extras."""
+        keys: set[str] = set()
+        for entry in page.entries:
+            keys.update(entry.value.keys() - _KNOWN_KEYS)
+        extra = {}
+        for key in sorted(keys):
+            column = column_for_key(key)
+            if column not in self.columns:
+                kind = column_type(entry.value.get(key) for entry in page.entries)
+                if kind is None:
+                    continue  # Only nulls so far: the type is unknown, and raw keeps the key.
+                self.conn.execute(f'ALTER TABLE logs ADD COLUMN "{_quote(column)}" {kind}')
+                self.columns.add(column)
+            extra[key] = column
+        return extra
+
+    def insert_rows(self, page: Page, extra: dict[str, str]) -> int:
+        columns = [*BASE_COLUMNS, *extra.values()]
+        sql = "INSERT OR IGNORE INTO logs ({}) VALUES ({})".format(
+            ", ".join(f'"{_quote(column)}"' for column in columns),
+            ", ".join("?" * len(columns)),
+        )
+        extra_keys = list(extra)
+        rows = []
+        for entry in page.entries:
+            row = base_row(entry.value, entry.canonical, content_hash(entry.canonical))
+            if extra_keys:
+                get = entry.value.get
+                row.extend(to_sqlite(get(key)) for key in extra_keys)
+            rows.append(row)
+        return self.conn.executemany(sql, rows).rowcount
+
+
+def _quote(name: str) -> str:
+    return name.replace('"', '""')
+
+
+def ingest(
+    db: sqlite_utils.Database,
+    paths: list[str],
+    *,
+    force: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+    on_problem: Callable[[str], None] | None = None,
+    stdin: BinaryIO | None = None,
+) -> RunSummary:
+    """Ingest the files, folders (searched recursively for *.json) and `-` (stdin) in paths.
+
+    Unchanged files are skipped without being parsed unless force is set. A bad file or entry
+    never stops the run: each is passed to on_problem as one line naming the path and the
+    reason, and listed in the summary's problems. on_progress receives each input's size in
+    bytes once it is done.
+    """
+    return _Ingest(db, force, on_progress, on_problem, stdin).run(paths)

@@ -1,0 +1,86 @@
+"""Find the input files named on the command line: files, folders searched recursively, or `-`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+STDIN = "-"
+
+# Suffixes of the files a folder search picks up.
+PAGE_SUFFIXES = (".json",)
+
+
+class SourceError(Exception):
+    """A named input path cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input: a file on disk, or standard input when path is `-`."""
+
+    path: str
+    size: int = 0
+    mtime_ns: int = 0
+
+    @property
+    def is_stdin(self) -> bool:
+        return self.path == STDIN
+
+
+def _source(path: Path) -> Source:
+    stat = path.stat()
+    return Source(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def find_sources(paths: list[str], on_error=None) -> list[Source]:
+    """Expand the command-line paths into input files, folders in sorted order.
+
+    A path that does not exist or cannot be read is passed to on_error as a SourceError
+    (or raised, without on_error), and the other paths are still returned.
+    """
+    sources: list[Source] = []
+    seen: set[str] = set()
+
+    def add(source: Source) -> None:
+        if source.path not in seen:
+            seen.add(source.path)
+            sources.append(source)
+
+    def fail(message: str) -> None:
+        if on_error is None:
+            raise SourceError(message)
+        on_error(SourceError(message))
+
+    for name in paths:
+        if name == STDIN:
+            add(Source(STDIN))
+            continue
+        path = Path(name)
+        try:
+            if path.is_dir():
+                for file in _files_under(path, fail):
+                    add(_source(file))
+            elif path.exists():
+                add(_source(path))
+            else:
+                fail(f"{name}: no such file or folder")
+        except OSError as error:
+            fail(f"{name}: {error.strerror or error}")
+    return sources
+
+
+def _files_under(folder: Path, fail) -> list[Path]:
+    found = []
+
+    def walk_error(error: OSError) -> None:
+        fail(f"{error.filename}: cannot read the folder ({error.strerror})")
+
+    # Symlinked folders are not followed, so a symlink loop cannot make the walk endless.
+    for root, folders, files in os.walk(folder, onerror=walk_error):
+        folders.sort()
+        for name in sorted(files):
+            if name.lower().endswith(PAGE_SUFFIXES) and not name.startswith("."):
+                found.append(Path(root) / name)
+    return found
