@@ -59,7 +59,7 @@ def _number_fragment(value: float | int) -> orjson.Fragment:
     try:
         as_float = float(value)
     except OverflowError:
-        raise NotCanonicalizable("a number is beyond the range of a double") from None
+        raise NotCanonicalizable("holds a number beyond the range of a double") from None
     return orjson.Fragment(format_number(as_float))
 
 
