@@ -77,7 +77,7 @@ def main(out: Path, entries: int = 460, seed: int = 7) -> None:
     )
     log = [make_entry(rng, moment) for moment in moments]
     out.mkdir(parents=True, exist_ok=True)
-    # Three downloads of the newest pages on different days: each later download sees the entries
+    # Three downloads of the newest pages on different days: each later download includes the entries
     # that arrived since, so its pages overlap the earlier ones.
     for day, visible in enumerate((entries - 170, entries - 75, entries), start=1):
         newest_first = log[:visible][::-1]

@@ -19,7 +19,7 @@ MAX_SAFE_INTEGER = 2**53
 
 
 class NotCanonicalizable(ValueError):
-    """An entry holds a value that JSON cannot represent faithfully."""
+    """An entry contains a value that JSON cannot represent faithfully."""
 
 
 def format_number(value: float) -> str:
@@ -59,7 +59,7 @@ def _number_fragment(value: float | int) -> orjson.Fragment:
     try:
         as_float = float(value)
     except OverflowError:
-        raise NotCanonicalizable("holds a number beyond the range of a double") from None
+        raise NotCanonicalizable("contains a number beyond the range of a double") from None
     return orjson.Fragment(format_number(as_float))
 
 
@@ -81,7 +81,7 @@ def _prepare(value, needs_utf16_sort: list):
     if kind is dict:
         for key in value:
             # Code point order, which orjson sorts by, differs from RFC 8785's UTF-16 order
-            # only when a key holds a character at or above U+E000.
+            # only when a key contains a character at or above U+E000.
             if not key.isascii() and max(key) >= "\ue000":
                 needs_utf16_sort.append(True)
         return {key: _prepare(item, needs_utf16_sort) for key, item in value.items()}

@@ -117,8 +117,8 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
         if db.journal_mode != "wal":
             db.enable_wal()
         if migrations.pending(db):
-            # Taking the write lock first stops two processes opening a new database at once
-            # from both applying the same migration; the loser re-checks once it has the lock.
+            # Two processes opening a new database at once must not both apply a migration, so
+            # the write lock comes first. Migrations.apply checks what is pending again under it.
             with immediate_transaction(db):
                 migrations.apply(db)
     except sqlite3.DatabaseError as error:

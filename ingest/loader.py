@@ -1,6 +1,6 @@
 """Ingest saved log pages into the database: dedup by content hash, a file ledger, a runs table.
 
-Files are written in batches: one transaction holds several files, each inside its own
+Files are written in batches: one transaction contains several files, each inside its own
 savepoint with its ledger row. A file therefore lands whole or not at all, while the commit
 cost (SQLite rewrites every touched B-tree page at each commit) is paid once per batch. A run
 killed mid-batch loses only that batch, and its files are not in the ledger, so the next
@@ -239,7 +239,7 @@ class _Ingest:
         self.batch_entries += page.entries_read
 
     def add_columns(self, page: Page) -> dict[str, str]:
-        """Add a column for each new key that holds a value; return {key: column} of extras."""
+        """Add a column for each new key with a non-null value; return {key: column} of extras."""
         keys: set[str] = set()
         for entry in page.entries:
             keys.update(entry.value.keys() - _KNOWN_KEYS)

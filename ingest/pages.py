@@ -1,8 +1,9 @@
 """Parse a saved Console log page (a JSON array of entries) into entries and rejections.
 
-orjson parses nearly every page. A page it refuses, or one that may hold a duplicate key
-(orjson keeps the last value without a word), is parsed again with the standard library,
-which can point at the one entry at fault so that the rest of the page still lands.
+orjson parses nearly every page. It rejects NaN and lone surrogates, and it keeps the last value
+of a duplicate key without an error. So a page that orjson rejects, or that may contain a
+duplicate key, is parsed again with the standard library. That parser can point at the one
+entry at fault, and the rest of the page still lands.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .canonical import NotCanonicalizable, canonical_json
 
 
 class PageError(ValueError):
-    """The whole file is unusable; the message says why in plain words."""
+    """The whole file is not a usable log page; the message gives the reason in plain words."""
 
 
 @dataclass
@@ -149,9 +150,9 @@ def _clean(value):
     if kind is _DuplicateKey:
         raise NotCanonicalizable(f'has the key "{value.key}" twice')
     if kind is _NonFinite:
-        raise NotCanonicalizable(f"holds {value.literal}, which JSON cannot represent")
+        raise NotCanonicalizable(f"contains {value.literal}, which JSON cannot represent")
     if kind is float and (value != value or value in (float("inf"), float("-inf"))):
-        raise NotCanonicalizable("holds a number beyond the range of a double")
+        raise NotCanonicalizable("contains a number beyond the range of a double")
     return value
 
 
@@ -185,7 +186,7 @@ def parse_page(data: bytes) -> Page:
     represent faithfully are listed in Page.rejected and the others are kept.
     """
     if not data.strip():
-        raise PageError("is empty (0 bytes)" if not data else "holds only whitespace")
+        raise PageError("is empty (0 bytes)" if not data else "contains only whitespace")
     data = _decode(data)
     if _HTML_START.match(data):
         raise PageError(

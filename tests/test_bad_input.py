@@ -141,21 +141,21 @@ ENTRY_REJECTIONS = [
     ("not-object", b'"a string"', 'entry 1 is a JSON string, not an object'),
     ("array", b"[1, 2]", "entry 1 is a JSON array, not an object"),
     ("null", b"null", "entry 1 is a JSON null, not an object"),
-    ("nan", b'{"model": "a", "model_latency": NaN}', "entry 1 holds NaN, which JSON cannot represent"),
+    ("nan", b'{"model": "a", "model_latency": NaN}', "entry 1 contains NaN, which JSON cannot represent"),
     (
         "infinity",
         b'{"model": "a", "model_latency": -Infinity}',
-        "entry 1 holds -Infinity, which JSON cannot represent",
+        "entry 1 contains -Infinity, which JSON cannot represent",
     ),
     (
         "overflow",
         b'{"model": "a", "model_latency": 1e400}',
-        "entry 1 holds a number beyond the range of a double",
+        "entry 1 contains a number beyond the range of a double",
     ),
     (
         "huge-integer",
         b'{"model": "a", "prompt_token_count": 1' + b"0" * 400 + b"}",
-        "entry 1 holds a number beyond the range of a double",
+        "entry 1 contains a number beyond the range of a double",
     ),
     ("duplicate-key", b'{"model": "a", "model": "b"}', 'entry 1 has the key "model" twice'),
     (

@@ -30,3 +30,14 @@ def test_ci_script_runs_make_test():
     script = (ROOT / ".ci" / "run").read_text()
     assert "\nmake test\n" in script
     assert "apt-get install" in script
+
+
+def test_make_ingest_without_logs_folder(tmp_path):
+    result = subprocess.run(
+        ["make", "-s", "ingest", f"LOGS={tmp_path / 'nowhere'}", f"DB={tmp_path / 'logs.db'}"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode == 2
+    assert f"No {tmp_path / 'nowhere'}/ folder. Save Console log pages there" in result.stderr
+    assert "run 'make demo'" in result.stderr
+    assert not (tmp_path / "logs.db").exists()
