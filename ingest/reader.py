@@ -99,13 +99,18 @@ class Document:
 
     stream: BinaryIO
     json_lines: bool
-    threshold: int = STREAM_THRESHOLD
-    entries_per_page: int = ENTRIES_PER_PAGE
+    # None means the module's STREAM_THRESHOLD and ENTRIES_PER_PAGE at read time.
+    threshold: int | None = None
+    entries_per_page: int | None = None
     log_pages: int | None = None
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def pages(self) -> Iterator[Page]:
+        if self.threshold is None:
+            self.threshold = STREAM_THRESHOLD
+        if self.entries_per_page is None:
+            self.entries_per_page = ENTRIES_PER_PAGE
         stream = _decompressed(self.stream)
         prefix = stream.read(self.threshold + 1)
         if self.json_lines or _looks_like_json_lines(prefix):
