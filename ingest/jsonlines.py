@@ -28,7 +28,7 @@ def read_json_lines(stream: BinaryIO, prefix: bytes, entries_per_page: int) -> I
             continue
         lines += 1
         try:
-            value, from_stdlib = parse_entry(line)
+            value, from_stdlib = parse_entry(line.strip())
         except EntryError as error:
             page.rejected.append((number, str(error)))
         else:

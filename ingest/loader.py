@@ -64,8 +64,9 @@ class RunSummary:
     def _har_part(self) -> str:
         if not self.har_files:
             return ""
-        captures = "capture" if self.har_files == 1 else "captures"
-        return f"; {self.har_log_pages:,} log pages in {self.har_files:,} HAR {captures}"
+        pages = "log page" if self.har_log_pages == 1 else "log pages"
+        captures = "HAR capture" if self.har_files == 1 else "HAR captures"
+        return f"; {self.har_log_pages:,} {pages} in {self.har_files:,} {captures}"
 
 
 def _now() -> str:

@@ -262,7 +262,7 @@ def parse_entry(data: bytes) -> tuple[object, bool]:
     try:
         value = json.loads(text, object_pairs_hook=_pairs_to_dict, parse_constant=_NonFinite)
     except json.JSONDecodeError as error:
-        raise EntryError(f"is not valid JSON: {error.msg} at column {error.colno}") from None
+        raise EntryError(f"is not valid JSON at column {error.colno}: {error.msg}") from None
     return value, True
 
 
