@@ -25,10 +25,10 @@ class PageError(ValueError):
 
 
 class EntryError(ValueError):
-    """One entry's JSON text is unusable; the message says why, without naming the entry."""
+    """One entry's JSON text is invalid; the message gives the reason without naming the entry."""
 
 
-# Keys under which a page wrapped in an object holds its list of entries, as API clients and
+# Keys under which a page wrapped in an object contains its list of entries, as API clients and
 # export tools commonly name it: {"data": [...], "has_more": true}.
 WRAPPER_KEYS = ("data", "logs", "entries", "items", "results")
 

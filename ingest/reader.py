@@ -33,8 +33,9 @@ from .sources import JSON_LINES_SUFFIXES, Source
 from .streaming import READ_SIZE, Utf16ToUtf8, iter_elements
 
 # Inputs larger than this (decompressed) are read in pieces. A parsed page takes several
-# times its size in Python objects, so 4 MB keeps the whole-file path's peak near 50 MB.
-STREAM_THRESHOLD = 4 * 2**20
+# times its size in Python objects: a 4 MB page parsed whole peaked at 100 MB RSS, against
+# 57 MB for a 100 MB page read in pieces (pages made by bench/formats_memory.py).
+STREAM_THRESHOLD = 2 * 2**20
 
 # Entries per page handed to the loader when a large input is read in pieces.
 ENTRIES_PER_PAGE = 1_000
