@@ -76,10 +76,10 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m002_query_indexes_and_views(db: sqlite_utils.Database) -> None:
-    # Each index serves canned queries that would otherwise read the whole table (one second
-    # or more per million entries, because the wide `raw` column sits before every other one):
-    # latency percentiles walk (model, model_latency, started_at); the two latency rankings
-    # read model_latency in order and filter on model and prompt size inside the index;
+    # Without these, the canned queries read the whole table, which takes over a second per
+    # million entries because the wide `raw` column precedes every other one. The percentile
+    # query walks (model, model_latency, started_at). The two latency rankings read
+    # model_latency in order and filter on model and prompt size inside the index.
     # token_totals and error_rates group by day or hour in index order instead of sorting.
     db.execute(
         "CREATE INDEX logs_model_latency ON logs (model, model_latency, started_at)"

@@ -10,7 +10,7 @@ from datasette import hookimpl
 
 from .queries import load_queries
 
-# Columns the canned queries read; a `logs` table without them belongs to another tool.
+# Columns the canned queries read. A `logs` table without them belongs to another tool.
 _REQUIRED_COLUMNS = {
     "content_hash",
     "model",

@@ -21,8 +21,8 @@ from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
-# A wheel carries the files inside the package (pyproject.toml force-includes queries/ as
-# ingest/sql/); a source checkout or an editable install reads them from the repository root.
+# A wheel carries the files inside the package, because pyproject.toml force-includes queries/
+# as ingest/sql/. A source checkout or an editable install reads them from the repository root.
 QUERY_FOLDERS = (_PACKAGE_DIR / "sql", _PACKAGE_DIR.parent / "queries")
 
 _HEADER_LINE = re.compile(r"--\s*(title|description|param)\b\s*(\w*)\s*:\s*(.*)")
@@ -59,7 +59,7 @@ class Query:
 
 
 def query_folder() -> Path:
-    """Return the folder that holds the query files, next to this module or at the repo root.
+    """Return the folder that contains the query files, next to this module or at the repo root.
 
     Raises QueryError when neither exists, which means a broken install.
     """
@@ -81,7 +81,11 @@ def sql_parameters(sql: str) -> list[str]:
 
 
 def parse_query(path: Path) -> Query:
-    """Read one query file; raise QueryError naming the file if its header is incomplete."""
+    """Parse one query file.
+
+    Raises QueryError naming the file if its header lacks a title or a description, or if the
+    parameters it declares differ from those the SQL uses.
+    """
     text = path.read_text(encoding="utf-8")
     header: dict[str, str] = {}
     parameters: list[Parameter] = []
@@ -122,7 +126,7 @@ def load_queries(folder: Path | None = None) -> dict[str, Query]:
 
 
 def get_query(name: str, queries: dict[str, Query] | None = None) -> Query:
-    """Return the named query; raise QueryError listing the known names if there is none."""
+    """Return the named query, or raise QueryError listing the known names."""
     queries = load_queries() if queries is None else queries
     if name not in queries:
         raise QueryError(f"no query named {name!r}; the queries are: {', '.join(queries)}")
@@ -144,7 +148,7 @@ def bind_parameters(query: Query, values: dict[str, str]) -> dict[str, str]:
 def run_query(
     conn: sqlite3.Connection, query: Query, values: dict[str, str] | None = None
 ) -> tuple[list[str], list[tuple]]:
-    """Run a query with text parameter values, as Datasette would; return (columns, rows)."""
+    """Run a query with text parameter values, as Datasette would, and return (columns, rows)."""
     cursor = conn.execute(query.sql, bind_parameters(query, values or {}))
     columns = [description[0] for description in cursor.description]
     return columns, cursor.fetchall()
