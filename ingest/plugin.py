@@ -6,6 +6,8 @@ loads it.
 
 from __future__ import annotations
 
+from functools import cache
+
 from datasette import hookimpl
 
 from .queries import load_queries
@@ -25,6 +27,10 @@ _REQUIRED_COLUMNS = {
 }
 
 
+# Datasette calls the hook for most pages, and the installed files do not change meanwhile.
+_load_queries = cache(load_queries)
+
+
 @hookimpl
 def canned_queries(datasette, database):
     """Offer the canned queries for a database with our `logs` table, and none for others."""
@@ -37,12 +43,12 @@ def canned_queries(datasette, database):
             return {}
         return {
             query.name: {
-                "sql": query.sql,
+                "sql": query.body,
                 "title": query.title,
                 "description": query.description,
                 "params": query.parameter_names,
             }
-            for query in load_queries().values()
+            for query in _load_queries().values()
         }
 
     return queries_for_database

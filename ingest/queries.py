@@ -52,6 +52,8 @@ class Query:
     description: str
     parameters: tuple[Parameter, ...]
     sql: str = field(repr=False)
+    # The SQL without the header lines, for places that show title and description already.
+    body: str = field(repr=False, default="")
 
     @property
     def parameter_names(self) -> list[str]:
@@ -89,12 +91,15 @@ def parse_query(path: Path) -> Query:
     text = path.read_text(encoding="utf-8")
     header: dict[str, str] = {}
     parameters: list[Parameter] = []
-    for line in text.splitlines():
+    lines = text.splitlines()
+    body_start = 0
+    for number, line in enumerate(lines):
         if not line.startswith("--"):
             break
         match = _HEADER_LINE.fullmatch(line.strip())
         if not match:
             continue
+        body_start = number + 1
         key, name, value = match.groups()
         if key == "param":
             parameters.append(Parameter(name, value.strip()))
@@ -116,6 +121,7 @@ def parse_query(path: Path) -> Query:
         description=header["description"],
         parameters=tuple(parameters),
         sql=text.strip(),
+        body="\n".join(lines[body_start:]).strip(),
     )
 
 
@@ -163,7 +169,7 @@ def view_sql(query: Query) -> str:
     def replace(match: re.Match) -> str:
         return "NULL" if match.group(1) else match.group(0)
 
-    return _SQL_TOKEN.sub(replace, query.sql)
+    return _SQL_TOKEN.sub(replace, query.body)
 
 
 def create_views(db, queries: dict[str, Query] | None = None) -> None:

@@ -2,7 +2,6 @@
 -- description: Nearest-rank percentiles of model latency in seconds per model: the p-th percentile is the smallest latency with at least p% of the model's latencies at or below it. Requests without a latency are left out; n is the number counted.
 -- param since: Only requests started at or after this UTC time, such as 2024-10-09 or 2024-10-09T05:00. Empty: no lower bound.
 -- param until: Only requests started before this UTC time. Empty: no upper bound.
---
 -- SQLite has no percentile function, and window functions over a million rows take
 -- seconds. Instead this walks each model's rows in the order of the index
 -- logs_model_latency (model, model_latency, started_at), jumping 10,000, 100 or 1 rows at a

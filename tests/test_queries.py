@@ -338,6 +338,16 @@ def test_view_sql_replaces_parameters():
     assert "coalesce(nullif(NULL, ''), 100)" in text
 
 
+@pytest.mark.parametrize("name", QUERY_NAMES)
+def test_body_leaves_out_header(name):
+    query = load_queries()[name]
+    assert query.sql.startswith("-- title: ")
+    assert "-- title:" not in query.body
+    assert "-- description:" not in query.body
+    assert "-- param " not in query.body
+    assert query.sql.endswith(query.body)
+
+
 def test_bind_parameters_fills_blanks():
     query = load_queries()["slowest_small_prompts"]
     assert bind_parameters(query, {"limit": "3"}) == {
