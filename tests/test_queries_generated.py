@@ -46,10 +46,14 @@ def generate_entries(seed: int = 7) -> list[dict]:
                 latency = round(rng.uniform(0.1, 0.9), 1)
             else:
                 latency = rng.lognormvariate(0.5, 0.8) + 1.0
-            start = FIRST_START + timedelta(microseconds=rng.randrange(20 * 86_400 * 10**6))
+            start = str(FIRST_START + timedelta(microseconds=rng.randrange(20 * 86_400 * 10**6)))
             error = rng.choice(ERRORS) if rng.random() < 0.05 else None
+            if error is None and rng.random() < 0.02:
+                # An unreadable start time leaves started_at NULL, which the percentile walk
+                # must order like the index does among equal latencies.
+                start = "not recorded"
             entries.append(make_entry(
-                model, latency, str(start), error=error,
+                model, latency, start, error=error,
                 prompt_tokens=rng.randint(1, 40), completion_tokens=rng.randint(0, 500),
                 workspace=rng.choice(["default", "wrkspc_01"]),
                 key=rng.choice([None, "k1", "k2"]),
@@ -58,9 +62,20 @@ def generate_entries(seed: int = 7) -> list[dict]:
     return entries
 
 
-def started_at(entry) -> str:
+def started_at(entry) -> str | None:
+    if entry["request_start_time"] == "not recorded":
+        return None
     moment = datetime.fromisoformat(entry["request_start_time"])
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def in_range(entry, since: str, until: str) -> bool:
+    start = started_at(entry)
+    if since and (start is None or start < since):
+        return False
+    if until and (start is None or start >= until):
+        return False
+    return True
 
 
 def error_code(entry):
@@ -91,6 +106,19 @@ def test_fixture_size(generated):
     assert conn.execute("select count(*) from logs").fetchone()[0] == 24_000
 
 
+def test_fixture_has_hard_cases(generated):
+    conn, _ = generated
+    tied_without_start = conn.execute(
+        "select count(*) from logs where started_at is null and model_latency in "
+        "(select model_latency from logs group by model, model_latency having count(*) > 1)"
+    ).fetchone()[0]
+    largest_model = conn.execute(
+        "select max(n) from (select count(model_latency) as n from logs group by model)"
+    ).fetchone()[0]
+    assert tied_without_start > 50
+    assert largest_model > 10_000
+
+
 @pytest.mark.parametrize("since, until", [("", ""), ("2024-10-05", "2024-10-17T12")])
 def test_percentiles_equal_numpy(generated, since, until):
     conn, entries = generated
@@ -101,8 +129,7 @@ def test_percentiles_equal_numpy(generated, since, until):
         latencies = numpy.array([
             entry["model_latency"] for entry in entries
             if entry["model"] == model and entry["model_latency"] is not None
-            and (not since or started_at(entry) >= since)
-            and (not until or started_at(entry) < until)
+            and in_range(entry, since, until)
         ])
         expected = numpy.percentile(latencies, [50, 90, 95, 99], method="inverted_cdf")
         row = rows[model]
