@@ -73,7 +73,6 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX files_sha256 ON files (sha256)")
 
 
-
 @migrations()
 def m002_query_indexes_and_views(db: sqlite_utils.Database) -> None:
     # Without these, the canned queries read the whole table, which takes over a second per

@@ -89,16 +89,19 @@ def run_sqlite3_shell(db: Path, name: str, params: dict[str, str]):
     return json.loads(result.stdout) if result.stdout.strip() else []
 
 
-def run_datasette(db: Path, name: str, params: dict[str, str]):
-    """Fetch the canned query's rows as JSON from an in-process Datasette."""
+def run_datasette_path(db: Path, path: str, params: dict[str, str] | None = None):
+    """Fetch a JSON page from an in-process Datasette serving the database."""
     from datasette.app import Datasette
 
     async def fetch():
         datasette = Datasette([str(db)])
-        response = await datasette.client.get(
-            f"/{db.stem}/{name}.json", params={**params, "_shape": "array"}
-        )
+        response = await datasette.client.get(path, params=params or {})
         assert response.status_code == 200, response.text
         return response.json()
 
     return asyncio.run(fetch())
+
+
+def run_datasette(db: Path, name: str, params: dict[str, str]):
+    """Fetch the canned query's rows as JSON from an in-process Datasette."""
+    return run_datasette_path(db, f"/{db.stem}/{name}.json", {**params, "_shape": "array"})

@@ -22,6 +22,7 @@ from query_helpers import (
     make_entry,
     run_cli,
     run_datasette,
+    run_datasette_path,
     run_sqlite3_shell,
     write_pages,
 )
@@ -243,6 +244,21 @@ def test_view_page_in_datasette_shows_query(fixture_db):
     # Datasette 0.65 routes /DB/NAME to the canned query, not to the view of the same name.
     rows = run_datasette(fixture_db, "errors", {})
     assert [row["content_hash"] for row in rows] == [digest(n) for n in (10, 8, 4, 2, 6)]
+
+
+def test_datasette_offers_nothing_for_other_logs_table(tmp_path):
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("create table logs (id integer primary key, line text)")
+    listed = run_datasette_path(other, "/other.json")["queries"]
+    assert listed == []
+
+
+def test_datasette_lists_queries_in_order(fixture_db):
+    listed = run_datasette_path(fixture_db, "/fixture.json")["queries"]
+    assert [query["name"] for query in listed] == QUERY_NAMES
+    assert listed[1]["title"] == "Failed requests"
+    assert listed[1]["params"] == ["model"]
 
 
 def test_query_plans_use_indexes(fixture_db):
