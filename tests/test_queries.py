@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 
@@ -259,6 +260,17 @@ def test_datasette_lists_queries_in_order(fixture_db):
     assert [query["name"] for query in listed] == QUERY_NAMES
     assert listed[1]["title"] == "Failed requests"
     assert listed[1]["params"] == ["model"]
+
+
+def test_datasette_indents_json_cells(fixture_db):
+    from datasette.app import Datasette
+
+    async def fetch():
+        response = await Datasette([str(fixture_db)]).client.get("/fixture/error_rates")
+        return response.text
+
+    html = asyncio.run(fetch())
+    assert '<td class="col-errors_by_code"><pre style="white-space: pre-wrap">{\n' in html
 
 
 def test_query_plans_use_indexes(fixture_db):
