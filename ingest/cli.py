@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
+from pathlib import Path
 
 import click
 
 from .database import DatabaseError, open_database
 from .loader import ingest as ingest_paths
+from .output import format_rows
+from .queries import QueryError, get_query, load_queries, run_query
 from .sources import find_sources
 
 
@@ -67,3 +71,57 @@ def ingest(db_path, paths, force, silent):
     click.echo(summary.line())
     if not summary.ok:
         sys.exit(1)
+
+
+def _load_queries() -> dict:
+    try:
+        return load_queries()
+    except QueryError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@cli.command(name="queries")
+def list_queries():
+    """List the canned queries with their titles and parameters.
+
+    Example:
+
+        claude-logs queries
+    """
+    for query in _load_queries().values():
+        click.echo(f"{query.name}: {query.title}")
+        click.echo(f"    {query.description}")
+        for parameter in query.parameters:
+            click.echo(f"    -p {parameter.name} VALUE    {parameter.description}")
+        click.echo()
+
+
+@cli.command(name="query")
+@click.argument("db_path", metavar="DB", type=click.Path(dir_okay=False))
+@click.argument("name")
+@click.option("-p", "--param", "params", type=(str, str), multiple=True, metavar="NAME VALUE",
+              help="Set a query parameter; repeat for several. Unset parameters mean no filter.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json", "csv"]),
+              default="table", show_default=True, help="Output format.")
+def run_canned_query(db_path, name, params, output_format):
+    """Run the canned query NAME on DB and print its rows.
+
+    `claude-logs queries` lists the names and parameters.
+
+    Example:
+
+        claude-logs query logs.db slowest_requests -p model claude-3-5-sonnet-20240620 -p limit 5
+    """
+    if not Path(db_path).exists():
+        raise click.ClickException(
+            f"{db_path} not found; give the database that 'claude-logs ingest' created"
+        )
+    db = _open(db_path)
+    try:
+        query = get_query(name, _load_queries())
+        columns, rows = run_query(db.conn, query, dict(params))
+    except QueryError as error:
+        raise click.ClickException(str(error)) from None
+    except sqlite3.Error as error:
+        raise click.ClickException(f"query {name!r} failed on {db_path}: {error}") from None
+    click.echo(format_rows(columns, rows, output_format), nl=False)
