@@ -22,9 +22,16 @@ class DatabaseError(Exception):
     """The database cannot be opened or used; the message names the path and the remedy."""
 
 
+LONG_TEXT_COLUMNS = ("request", "prompt", "response", "raw")
+
+
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
     columns = {**IDENTITY_COLUMNS, **SOURCE_COLUMNS, **DERIVED_COLUMNS}
+    # Long text goes last: SQLite stores what does not fit in a page in overflow pages, and a
+    # query that reads only the short columns before it never has to load them.
+    for name in LONG_TEXT_COLUMNS:
+        columns[name] = columns.pop(name)
     definitions = ",\n    ".join(
         f"[{name}] {kind}" + (" PRIMARY KEY" if name == "content_hash" else "")
         for name, kind in columns.items()
@@ -76,7 +83,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 @migrations()
 def m002_query_indexes_and_views(db: sqlite_utils.Database) -> None:
     # Without these, the canned queries read the whole table, which takes over a second per
-    # million entries because the wide `raw` column precedes every other one. The percentile
+    # million entries. The percentile
     # query walks (model, model_latency, started_at). The two latency rankings read
     # model_latency in order and filter on model and prompt size inside the index.
     # token_totals and error_rates group by day or hour in index order instead of sorting.
