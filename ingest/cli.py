@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 import click
@@ -9,6 +10,8 @@ import click
 from .database import DatabaseError, open_database
 from .loader import ingest as ingest_paths
 from .sources import find_sources
+from .verify import open_read_only
+from .verify import verify as verify_database
 
 
 @click.group()
@@ -49,15 +52,54 @@ def ingest(db_path, paths, force, silent):
         click.echo(f"Error: {message}", err=True)
 
     show_bar = not silent and sys.stderr.isatty()
-    if show_bar:
-        total = sum(source.size for source in find_sources(list(paths), on_error=lambda e: None))
-        with click.progressbar(length=total, label="Ingesting", file=sys.stderr,
-                               show_pos=False, show_percent=True) as bar:
-            summary = ingest_paths(db, list(paths), force=force, on_progress=bar.update,
-                                   on_problem=problem)
-    else:
-        summary = ingest_paths(db, list(paths), force=force, on_problem=problem)
+    try:
+        if show_bar:
+            total = sum(source.size for source in find_sources(list(paths), on_error=lambda e: None))
+            with click.progressbar(length=total, label="Ingesting", file=sys.stderr,
+                                   show_pos=False, show_percent=True) as bar:
+                summary = ingest_paths(db, list(paths), force=force, on_progress=bar.update,
+                                       on_problem=problem)
+        else:
+            summary = ingest_paths(db, list(paths), force=force, on_problem=problem)
+    except sqlite3.DatabaseError as error:
+        # Files committed before the error stay in the ledger; a re-run reads only the rest.
+        raise click.ClickException(
+            f"{db_path}: {error}; the files stored so far are kept, "
+            f"check the database with: claude-logs verify {db_path}"
+        ) from None
 
     click.echo(summary.line())
     if not summary.ok:
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("db_path", metavar="DB", type=click.Path(dir_okay=True))
+def verify(db_path):
+    """Check DB: re-hash every entry, compare the ledger with logs and the input files,
+    and run SQLite's integrity check.
+
+    Prints each problem and exits with status 1, or prints one line if all is well. The
+    database is only read.
+
+    Example:
+
+        claude-logs verify logs.db
+    """
+    try:
+        conn = open_read_only(db_path)
+    except DatabaseError as error:
+        raise click.ClickException(str(error)) from None
+    report = verify_database(conn)
+    conn.close()
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        count = sum(report.found.values())
+        click.echo(f"Error: {db_path} has {count:,} problem{'s' if count != 1 else ''}; "
+                   "see the lines above", err=True)
+        sys.exit(1)
+    click.echo(
+        f"{db_path}: all is well: {report.rows_checked:,} entries re-hashed, "
+        f"{report.files_checked:,} input files compared with the ledger, integrity_check ok"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -90,9 +91,34 @@ def immediate_transaction(db: sqlite_utils.Database):
 
 
 def _is_ours(db: sqlite_utils.Database) -> bool:
-    if "logs" not in db.table_names():
-        return False
-    return set(BASE_COLUMNS) <= set(db["logs"].columns_dict)
+    return is_claude_logs_database(db.conn)
+
+
+def is_claude_logs_database(conn: sqlite3.Connection) -> bool:
+    """Return whether conn's database has a `logs` table with every column claude-logs makes."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(logs)")}
+    return set(BASE_COLUMNS) <= columns
+
+
+def explain_open_error(path: Path, error: sqlite3.DatabaseError) -> DatabaseError:
+    """Explain an error from opening or setting up the database in terms of the path."""
+    folder = path.parent
+    if not folder.is_dir():
+        return DatabaseError(f"{path}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        # SQLite keeps its -wal and -shm files next to the database, so even an existing
+        # database needs a writable folder.
+        return DatabaseError(
+            f"{path}: cannot write in the folder {folder} (permission denied); "
+            "choose a writable folder or fix its permissions"
+        )
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return DatabaseError(f"{path}: cannot read and write the database file (permission "
+                             "denied); fix its permissions")
+    if str(error) == "file is not a database":
+        return DatabaseError(f"{path} is not an SQLite database; give a new path or a "
+                             "database that claude-logs created")
+    return DatabaseError(f"{path}: {error}")
 
 
 def open_database(path: str | Path) -> sqlite_utils.Database:
@@ -123,5 +149,5 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
                 migrations.apply(db)
     except sqlite3.DatabaseError as error:
         # sqlite3.OperationalError ("unable to open") and "file is not a database" both land here.
-        raise DatabaseError(f"{path}: {error}") from None
+        raise explain_open_error(path, error) from None
     return db
