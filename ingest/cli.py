@@ -67,6 +67,8 @@ def ingest(db_path, paths, force, silent):
             f"{db_path}: {error}; the files stored so far are kept, "
             f"check the database with: claude-logs verify {db_path}"
         ) from None
+    finally:
+        db.close()
 
     click.echo(summary.line())
     if not summary.ok:

@@ -73,12 +73,14 @@ def open_read_only(path: str | Path) -> sqlite3.Connection:
 def verify(conn: sqlite3.Connection) -> Report:
     """Check the database on conn and return a report of every problem found."""
     report = Report()
-    for check in (_check_integrity, _check_rows, _check_ledger, _check_runs):
+    checks = {"integrity_check": _check_integrity, "logs": _check_rows, "ledger": _check_ledger,
+              "runs": _check_runs}
+    for name, check in checks.items():
         try:
             check(conn, report)
         except sqlite3.DatabaseError as error:
             # A damaged file can fail a query part way through; the other checks still run.
-            report.add("database", f"reading failed: {error}")
+            report.add(name, f"reading the database failed: {error}")
     return report
 
 
