@@ -259,3 +259,247 @@ def test_killed_ingest_resumes(tmp_path):
     # The kills landed all over the run: before anything was stored, and part way through.
     assert 0 in files_committed_at_kill
     assert any(0 < count < 50 for count in files_committed_at_kill), files_committed_at_kill
+
+
+# Errors a user can cause
+
+PR_CAPBSET_DROP = 24
+# CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH let root ignore permission bits.
+PERMISSION_CAPABILITIES = (1, 2)
+
+
+def _drop_permission_capabilities() -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in PERMISSION_CAPABILITIES:
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+def run_cli_unprivileged(*args) -> subprocess.CompletedProcess:
+    """Run the CLI so that file permission bits apply to it, even when the tests run as root.
+
+    As root the child drops the two capabilities that bypass permission checks from its
+    bounding set before exec, so the exec'd CLI has them in neither its permitted nor its
+    effective set. It stays uid 0, so it can still run the interpreter installed under /root.
+    If the drop fails, starting the child raises and the test fails: it is never skipped.
+    """
+    preexec = _drop_permission_capabilities if os.geteuid() == 0 else None
+    return subprocess.run([str(CLAUDE_LOGS), *map(str, args)], capture_output=True, text=True,
+                          preexec_fn=preexec)
+
+
+@pytest.fixture
+def page(tmp_path) -> Path:
+    path = tmp_path / "page.json"
+    path.write_text(json.dumps([make_entry(1), make_entry(2)]))
+    return path
+
+
+def test_permission_bits_apply_to_cli(tmp_path):
+    # Guards the tests below: without this, they could pass for the wrong reason as root.
+    secret = tmp_path / "secret.json"
+    secret.write_text("[]")
+    secret.chmod(0)
+
+    result = run_cli_unprivileged("ingest", tmp_path / "logs.db", secret)
+
+    assert "Permission denied" in result.stderr
+
+
+def test_database_in_read_only_folder(tmp_path, page):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+
+    result = run_cli_unprivileged("ingest", folder / "logs.db", page)
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: {folder / 'logs.db'}: cannot write in the folder {folder} (permission denied); "
+        "choose a writable folder or fix its permissions\n"
+    )
+    assert list(folder.iterdir()) == []
+
+
+def test_existing_database_in_read_only_folder(tmp_path, page):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    assert run_cli("ingest", folder / "logs.db", page).returncode == 0
+    folder.chmod(0o555)
+
+    result = run_cli_unprivileged("ingest", folder / "logs.db", page)
+
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: {folder / 'logs.db'}: cannot write in the folder")
+    assert "Traceback" not in result.stderr
+
+
+def test_database_in_missing_folder(tmp_path, page):
+    result = run_cli("ingest", tmp_path / "absent" / "logs.db", page)
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: {tmp_path / 'absent' / 'logs.db'}: the folder {tmp_path / 'absent'} does not "
+        "exist; create it first\n"
+    )
+
+
+def test_database_path_is_folder(tmp_path, page):
+    result = run_cli("ingest", tmp_path, page)
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: {tmp_path} is a folder; give the path of a database file, such as logs.db\n"
+    )
+
+
+def test_database_not_sqlite(tmp_path, page):
+    path = tmp_path / "logs.db"
+    path.write_text("id,model\n1,claude\n")
+
+    result = run_cli("ingest", path, page)
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: {path} is not an SQLite database; give a new path or a database that "
+        "claude-logs created\n"
+    )
+    assert path.read_text() == "id,model\n1,claude\n"
+
+
+def test_database_of_other_tool(tmp_path, page):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE logs (id INTEGER PRIMARY KEY, line TEXT)")
+    conn.close()
+    before = path.read_bytes()
+
+    result = run_cli("ingest", path, page)
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: {path} is a database of another tool (tables: logs); give a new path or one "
+        "that claude-logs created\n"
+    )
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("kind", ["zero bytes", "sqlite without tables"])
+def test_empty_database_accepted(tmp_path, page, kind):
+    path = tmp_path / "empty.db"
+    if kind == "zero bytes":
+        path.touch()
+    else:
+        sqlite3.connect(path).execute("PRAGMA user_version = 0").connection.close()
+
+    result = run_cli("ingest", path, page)
+
+    assert result.returncode == 0, result.stderr
+    assert query(path, "SELECT count(*) FROM logs") == [(2,)]
+
+
+def test_unreadable_input_file(tmp_path, page):
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps([make_entry(3)]))
+    secret.chmod(0)
+    db_path = tmp_path / "logs.db"
+
+    result = run_cli_unprivileged("ingest", db_path, secret, page)
+
+    assert result.returncode == 1
+    assert result.stderr == f"Error: {secret}: cannot be read: Permission denied\n"
+    assert "1 failed" in result.stdout
+    assert query(db_path, "SELECT count(*) FROM logs") == [(2,)]
+    assert query(db_path, "SELECT status FROM files WHERE path = ?", (str(secret),)) == \
+        [("failed",)]
+
+
+def test_unreadable_folder(tmp_path, page):
+    folder = tmp_path / "pages"
+    (folder / "locked").mkdir(parents=True)
+    (folder / "locked" / "page.json").write_text(json.dumps([make_entry(3)]))
+    (folder / "locked").chmod(0)
+    (folder / "open.json").write_bytes(page.read_bytes())
+    db_path = tmp_path / "logs.db"
+
+    result = run_cli_unprivileged("ingest", db_path, folder)
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: {folder / 'locked'}: cannot read the folder (Permission denied)\n"
+    )
+    assert query(db_path, "SELECT count(*) FROM logs") == [(2,)]
+
+
+def test_folder_with_symlink_loop(tmp_path, page):
+    folder = tmp_path / "pages"
+    (folder / "a" / "b").mkdir(parents=True)
+    (folder / "a" / "b" / "up").symlink_to("../..")
+    (folder / "self.json").symlink_to("self.json")
+    (folder / "a" / "page.json").write_bytes(page.read_bytes())
+    (folder / "z.json").write_text(json.dumps([make_entry(3)]))
+    db_path = tmp_path / "logs.db"
+
+    result = run_cli("ingest", db_path, folder)
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: {folder / 'a' / 'b' / 'up'}: is a symlink loop (it leads back to {folder}); "
+        "not followed",
+        f"Error: {folder / 'self.json'}: is a symlink loop (it leads back to itself); "
+        "fix or remove the link",
+    ]
+    assert "Traceback" not in result.stderr
+    # Everything else in the folder, before and after the loops, is stored.
+    assert query(db_path, "SELECT count(*) FROM logs") == [(3,)]
+
+
+def test_named_symlink_loop_and_dangling_link(tmp_path, page):
+    loop = tmp_path / "loop.json"
+    loop.symlink_to("loop.json")
+    dangling = tmp_path / "dangling.json"
+    dangling.symlink_to("gone.json")
+
+    result = run_cli("ingest", tmp_path / "logs.db", loop, dangling, page)
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: {loop}: is a symlink loop (it leads back to itself); fix or remove the link",
+        f"Error: {dangling}: is a symlink to gone.json, which does not exist",
+    ]
+    assert query(tmp_path / "logs.db", "SELECT count(*) FROM logs") == [(2,)]
+
+
+# Input files
+
+
+def test_input_files_never_modified(tmp_path):
+    folder = tmp_path / "pages"
+    write_pages(folder, files=6, per_file=30, overlap=10)
+    (folder / "bad.json").write_text('[{"model": "a"')
+    (folder / "html.json").write_text("<!doctype html><title>Just a moment</title>")
+    (folder / "copy.json").write_bytes((folder / "page-001.json").read_bytes())
+    read_only = folder / "read-only.json"
+    read_only.write_text(json.dumps([make_entry(500)]))
+    read_only.chmod(0o444)
+    # Old mtimes, so a touch during the ingest could not go unseen within a clock tick.
+    for path in folder.iterdir():
+        os.utime(path, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    before = {path.name: (path.read_bytes(), path.stat().st_mtime_ns, path.stat().st_mode)
+              for path in folder.iterdir()}
+    db_path = tmp_path / "logs.db"
+
+    first = run_cli("ingest", db_path, folder)
+    second = run_cli("ingest", db_path, folder)
+    forced = run_cli("ingest", "--force", db_path, folder)
+    verified = run_cli("verify", db_path)
+
+    assert [first.returncode, second.returncode, forced.returncode] == [1, 1, 1]
+    assert verified.returncode == 0, verified.stdout
+    after = {path.name: (path.read_bytes(), path.stat().st_mtime_ns, path.stat().st_mode)
+             for path in folder.iterdir()}
+    assert after.keys() == before.keys()
+    for name in before:
+        assert after[name] == before[name], name
