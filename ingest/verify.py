@@ -16,7 +16,8 @@ import orjson
 from .canonical import NotCanonicalizable, canonical_json, content_hash
 from .database import DatabaseError, explain_open_error, is_claude_logs_database
 from .pages import PageError, parse_page
-from .rows import BASE_COLUMNS, DERIVED_COLUMNS, IDENTITY_COLUMNS, base_row, to_sqlite
+from .rows import (BASE_COLUMNS, DERIVED_COLUMNS, IDENTITY_COLUMNS, SOURCE_COLUMNS, base_row,
+                   to_sqlite)
 
 # Problems listed per check before the rest are only counted, so that a database damaged in
 # every row still gives a readable report.
@@ -136,7 +137,7 @@ def _check_rows(conn: sqlite3.Connection, report: Report) -> None:
     columns = list(declared)
     extra = [column for column in columns if column not in BASE_COLUMNS]
     affinity = _Affinity(conn, declared)
-    selected = ", ".join(f'"{column}"' for column in (*BASE_COLUMNS, *extra))
+    selected = ", ".join(f'"{_quote(column)}"' for column in (*BASE_COLUMNS, *extra))
     base_count = len(BASE_COLUMNS)
 
     for stored in conn.execute(f"SELECT {selected} FROM logs"):
@@ -166,12 +167,55 @@ def _check_rows(conn: sqlite3.Connection, report: Report) -> None:
 
         expected = base_row(value, raw_bytes, stored_hash)
         for name, want, have in zip(BASE_COLUMNS, expected, stored[:base_count]):
-            if want != have and affinity.stored(name, want) != have:
+            source = value.get(name) if name in SOURCE_COLUMNS else None
+            if not _matches(affinity, name, want, have, source):
                 report.add("logs", f"{label}: {name} is {have!r}, but raw gives {want!r}")
         for name, have in zip(extra, stored[base_count:]):
-            wants = [to_sqlite(value.get(key)) for key in _extra_column_keys(name)]
-            if all(want != have and affinity.stored(name, want) != have for want in wants):
-                report.add("logs", f"{label}: {name} is {have!r}, but raw gives {wants[0]!r}")
+            sources = [value.get(key) for key in _extra_column_keys(name)]
+            if not any(_matches(affinity, name, to_sqlite(source), have, source)
+                       for source in sources):
+                report.add("logs", f"{label}: {name} is {have!r}, but raw gives "
+                                   f"{to_sqlite(sources[0])!r}")
+
+
+def _matches(affinity: _Affinity, column: str, want, have, source) -> bool:
+    """Return whether a stored value is the one that the entry's raw JSON gives."""
+    if want == have:
+        return True
+    if type(source) in (dict, list):
+        # An object is stored as JSON text in the key order of the input file, which raw
+        # (sorted by RFC 8785) no longer has, so compare the parsed values.
+        try:
+            return _same_json(orjson.loads(have), source)
+        except (orjson.JSONDecodeError, TypeError):
+            return False
+    if type(want) in (int, float) and type(have) in (int, float, str):
+        # Raw spells a number by its double (1e+16 as 10000000000000000), which can differ
+        # from the spelling or the int-or-float kind of the file that was stored.
+        try:
+            if float(have) == float(want):
+                return True
+        except ValueError:
+            pass
+    # A TEXT column keeps only 15 significant digits of a REAL, so round-trip through SQLite,
+    # as the int that raw gives and as the float that the file may have held.
+    if affinity.stored(column, want) == have:
+        return True
+    return type(want) is int and affinity.stored(column, float(want)) == have
+
+
+def _same_json(left, right) -> bool:
+    """Return whether two parsed JSON values are equal, numbers compared as doubles."""
+    number = (int, float)
+    if type(left) in number and type(right) in number:
+        return float(left) == float(right)
+    if type(left) is not type(right):
+        return False  # This also keeps true apart from 1.
+    if type(left) is list:
+        return len(left) == len(right) and all(map(_same_json, left, right))
+    if type(left) is dict:
+        return left.keys() == right.keys() and all(_same_json(left[k], right[k]) for k in left)
+    return left == right
 
 
 def _check_ledger(conn: sqlite3.Connection, report: Report) -> None:
