@@ -162,6 +162,11 @@ class _Ingest:
         except PageError as error:
             self.fail(source, sha256, str(error))
             return
+        except (RecursionError, ValueError, TypeError) as error:
+            # Limits of the parsers that parse_page does not turn into a PageError: one
+            # hostile file must not stop the run.
+            self.fail(source, sha256, _parser_limit_reason(error))
+            return
         self.store(source, sha256, page)
 
     def read(self, source: Source) -> bytes:
@@ -270,6 +275,16 @@ class _Ingest:
                 row.extend(to_sqlite(get(key)) for key in extra_keys)
             rows.append(row)
         return self.conn.executemany(sql, rows).rowcount
+
+
+def _parser_limit_reason(error: Exception) -> str:
+    # RecursionError comes from Python's parser and recursion limit; orjson raises a
+    # TypeError past 254 levels when serialising.
+    if isinstance(error, RecursionError) or "Recursion limit" in str(error):
+        return "nests arrays or objects too deeply (hundreds of levels) to be read"
+    # Such as Python's limit of 4,300 digits for an integer, whose remedy after the
+    # semicolon is for programmers.
+    return f"cannot be read: {str(error).split(';')[0]}"
 
 
 def _quote(name: str) -> str:

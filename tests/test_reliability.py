@@ -503,3 +503,34 @@ def test_input_files_never_modified(tmp_path):
     assert after.keys() == before.keys()
     for name in before:
         assert after[name] == before[name], name
+
+
+# Hostile input files
+
+DEEP = "nests arrays or objects too deeply (hundreds of levels) to be read"
+HOSTILE_FILES = {
+    "deep-arrays.json": ("[" * 100_000 + "]" * 100_000, DEEP),
+    "deep-objects.json": ("[" + '{"a":' * 5_000 + "1" + "}" * 5_000 + "]", DEEP),
+    # Deeper than orjson serialises (254 levels) but within what it parses.
+    "deep-value.json": ('[{"a":' + "[" * 300 + "]" * 300 + "}]", DEEP),
+    "deep-value-600.json": ('[{"a":' + "[" * 600 + "]" * 600 + "}]", DEEP),
+    "huge-integer.json": ('[{"a":1' + "0" * 5_000 + "}]",
+                          "cannot be read: Exceeds the limit (4300 digits) for integer string "
+                          "conversion: value has 5001 digits"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_FILES))
+def test_hostile_file_reported(tmp_path, page, name):
+    text, reason = HOSTILE_FILES[name]
+    hostile = tmp_path / name
+    hostile.write_text(text)
+    db_path = tmp_path / "logs.db"
+
+    result = run_cli("ingest", db_path, hostile, page)
+
+    assert result.returncode == 1
+    assert result.stderr == f"Error: {hostile}: {reason}\n"
+    assert query(db_path, "SELECT count(*) FROM logs") == [(2,)]
+    assert query(db_path, "SELECT status, error FROM files WHERE path = ?", (str(hostile),)) == \
+        [("failed", reason)]
