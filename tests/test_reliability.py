@@ -261,6 +261,64 @@ def test_killed_ingest_resumes(tmp_path):
     assert any(0 < count < 50 for count in files_committed_at_kill), files_committed_at_kill
 
 
+def test_interrupted_ingest_exits_cleanly(tmp_path):
+    # Ctrl-C rolls back the open batch and exits with status 1, without a traceback.
+    pages = tmp_path / "pages"
+    numbers = write_pages(pages, files=50, per_file=40, overlap=10)
+    db_path = tmp_path / "logs.db"
+    process = subprocess.Popen([sys.executable, "-c", SLOW_INGEST, db_path, pages],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Wait until the run has committed a batch, so the interrupt lands part way through.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if db_path.exists() and query_quietly(db_path, "SELECT count(*) FROM files") > 0:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 1
+    assert stderr.strip() == "Aborted!"
+    stored, expected = stored_hashes_of_ledger(db_path)
+    assert stored == expected
+    assert 0 < len(stored) < len(numbers)
+    assert query(db_path, "SELECT finished_at FROM runs") == [(None,)]
+    rerun = run_cli("ingest", db_path, pages)
+    assert rerun.returncode == 0, rerun.stderr
+    assert query(db_path, "SELECT count(*) FROM logs") == [(len(numbers),)]
+
+
+def query_quietly(db_path: Path, sql: str) -> int:
+    """Return the first value of a query, or 0 while the database is still being created."""
+    try:
+        return query(db_path, sql)[0][0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_ingest_waits_for_writer(tmp_path):
+    # Another writer holds the write lock for 5 s; the ingest waits for it, within the busy
+    # timeout, instead of failing with "database is locked".
+    db_path = tmp_path / "logs.db"
+    numbers = write_pages(tmp_path / "pages", files=3, per_file=20)
+    assert run_cli("ingest", db_path, tmp_path / "pages" / "page-000.json").returncode == 0
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("UPDATE runs SET files_read = files_read WHERE id = 1")
+
+    process = subprocess.Popen([CLAUDE_LOGS, "ingest", db_path, tmp_path / "pages"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(5)
+    still_waiting = process.poll() is None
+    conn.execute("COMMIT")
+    conn.close()
+    _, stderr = process.communicate(timeout=120)
+
+    assert still_waiting
+    assert process.returncode == 0, stderr
+    assert query(db_path, "SELECT count(*) FROM logs") == [(len(numbers),)]
+
+
 # Errors a user can cause
 
 PR_CAPBSET_DROP = 24
