@@ -65,7 +65,8 @@ def open_read_only(path: str | Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         if not is_claude_logs_database(conn):
-            raise DatabaseError(f"{path} has no logs table of claude-logs; nothing to verify")
+            raise DatabaseError(f"{path} has no logs table of claude-logs, so there is nothing to "
+                                "verify; give the path of a database that claude-logs made")
     except sqlite3.DatabaseError as error:
         raise explain_open_error(path, error) from None
     return conn
@@ -280,8 +281,8 @@ def _chunks(items: list, size: int):
 
 
 def _check_runs(conn: sqlite3.Connection, report: Report) -> None:
-    # Each run commits its counters with the rows they count, so even runs that were killed
-    # add up to the rows stored; rows deleted by hand show up here.
+    # Each run commits its counters in the same transaction as the rows they count, so the
+    # runs add up to the rows stored even when some were killed. Deleted rows show up here.
     (new,) = conn.execute("SELECT coalesce(sum(entries_new), 0) FROM runs").fetchone()
     (stored,) = conn.execute("SELECT count(*) FROM logs").fetchone()
     if new != stored:

@@ -150,10 +150,11 @@ def test_ingests_create_same_database(tmp_path):
 
 # Crash safety
 
-# Runs the real CLI with two changes that spread one ingest over about two seconds: a batch
-# commits every few files (as it would every few thousand files of real size), and each file
-# starts after a short pause. A kill can then land in every phase: start-up, an open batch,
-# a commit, the final update of the run row.
+# Runs the real CLI with three changes: a batch commits every few files (as it would every
+# few thousand files of real size), each file starts after a short pause, and the run writes
+# "start N" and "end N" lines around file N. The lines let a test kill the run at a chosen
+# point, whatever the machine's load, and the pauses give the kill room to land in every
+# phase: start-up, an open batch, a commit, the final update of the run row.
 SLOW_INGEST = """
 import sys, time
 import ingest.loader as loader
@@ -161,10 +162,16 @@ from ingest.cli import cli
 
 loader.BATCH_ENTRIES = 100
 ingest_source = loader._Ingest.ingest_source
+files_started = 0
 
 def slow_ingest_source(self, source):
+    global files_started
+    index = files_started
+    files_started += 1
+    print("start", index, flush=True)
     time.sleep(0.03)
     ingest_source(self, source)
+    print("end", index, flush=True)
 
 loader._Ingest.ingest_source = slow_ingest_source
 cli(["ingest", "--silent", *sys.argv[1:]])
@@ -199,15 +206,35 @@ def stored_hashes_of_ledger(db_path: Path) -> tuple[set[str], set[str]]:
     return stored, expected
 
 
+def wait_for_kill_moment(process: subprocess.Popen, moment: int) -> None:
+    """Return at the point of a SLOW_INGEST run where kill number `moment` of 20 lands.
+
+    Kill 0 lands during start-up (imports, creating the database), kill 1 just before the
+    first file, and kills 2 to 19 spread over the 50 files: alternately in the pause before
+    a file (a batch may be open) and right after a file was stored. The last lands after the
+    last file, before the final commit.
+    """
+    if moment == 0:
+        return
+    if moment == 1:
+        wanted = "start 0"
+    else:
+        index = round((moment - 1) * 49 / (KILL_MOMENTS - 2))
+        wanted = f"end {index}" if moment % 2 else f"start {index}"
+    for line in process.stdout:
+        if line.strip() == wanted:
+            break
+    if wanted.startswith("start") and moment > 1:
+        time.sleep(0.015)  # Half the pause before the file.
+
+
 def test_killed_ingest_resumes(tmp_path):
     pages = tmp_path / "pages"
     numbers = write_pages(pages, files=50, per_file=40, overlap=10)
     slow = [sys.executable, "-c", SLOW_INGEST]
 
     reference_db = tmp_path / "reference.db"
-    started = time.monotonic()
     reference_run = subprocess.run([*slow, reference_db, pages], capture_output=True, text=True)
-    duration = time.monotonic() - started
     assert reference_run.returncode == 0, reference_run.stderr
     reference = snapshot(reference_db)
     assert len(reference["logs"]) == len(numbers)
@@ -217,10 +244,11 @@ def test_killed_ingest_resumes(tmp_path):
     files_committed_at_kill = []
     for moment in range(KILL_MOMENTS):
         db_path = tmp_path / f"killed-{moment:02d}.db"
-        process = subprocess.Popen([*slow, db_path, pages], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        time.sleep(duration * (moment + 0.5) / KILL_MOMENTS)
+        process = subprocess.Popen([*slow, db_path, pages], stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True)
+        wait_for_kill_moment(process, moment)
         process.send_signal(signal.SIGKILL)
+        process.stdout.close()
         assert process.wait() == -signal.SIGKILL, f"the run ended before kill {moment}"
 
         if db_path.exists():
@@ -259,6 +287,7 @@ def test_killed_ingest_resumes(tmp_path):
     # The kills landed all over the run: before anything was stored, and part way through.
     assert 0 in files_committed_at_kill
     assert any(0 < count < 50 for count in files_committed_at_kill), files_committed_at_kill
+    assert len(set(files_committed_at_kill)) >= 10, files_committed_at_kill
 
 
 def test_interrupted_ingest_exits_cleanly(tmp_path):

@@ -234,4 +234,7 @@ def test_other_tool_database_rejected(tmp_path):
     result = run("verify", path)
 
     assert result.exit_code == 1
-    assert result.stderr == f"Error: {path} has no logs table of claude-logs; nothing to verify\n"
+    assert result.stderr == (
+        f"Error: {path} has no logs table of claude-logs, so there is nothing to verify; give "
+        "the path of a database that claude-logs made\n"
+    )
