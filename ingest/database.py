@@ -100,6 +100,15 @@ def is_claude_logs_database(conn: sqlite3.Connection) -> bool:
     return set(BASE_COLUMNS) <= columns
 
 
+def _not_read_write(path: Path) -> bool:
+    return path.exists() and not os.access(path, os.R_OK | os.W_OK)
+
+
+def _read_only_file_error(path: Path) -> DatabaseError:
+    return DatabaseError(f"{path}: cannot read and write the database file (permission "
+                         "denied); fix its permissions")
+
+
 def explain_open_error(path: Path, error: sqlite3.DatabaseError) -> DatabaseError:
     """Explain an error from opening or setting up the database in terms of the path."""
     folder = path.parent
@@ -112,9 +121,8 @@ def explain_open_error(path: Path, error: sqlite3.DatabaseError) -> DatabaseErro
             f"{path}: cannot write in the folder {folder} (permission denied); "
             "choose a writable folder or fix its permissions"
         )
-    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
-        return DatabaseError(f"{path}: cannot read and write the database file (permission "
-                             "denied); fix its permissions")
+    if _not_read_write(path):
+        return _read_only_file_error(path)
     if str(error) == "file is not a database":
         return DatabaseError(f"{path} is not an SQLite database; give a new path or a "
                              "database that claude-logs created")
@@ -130,6 +138,9 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
     path = Path(path)
     if path.is_dir():
         raise DatabaseError(f"{path} is a folder; give the path of a database file, such as logs.db")
+    if _not_read_write(path):
+        # SQLite would open it read-only and fail only at the first write.
+        raise _read_only_file_error(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         db = sqlite_utils.Database(conn)

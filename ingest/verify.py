@@ -63,7 +63,8 @@ def open_read_only(path: str | Path) -> sqlite3.Connection:
     if path.is_dir():
         raise DatabaseError(f"{path} is a folder; give the path of a database file, such as logs.db")
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                               isolation_level=None)
         if not is_claude_logs_database(conn):
             raise DatabaseError(f"{path} has no logs table of claude-logs, so there is nothing to "
                                 "verify; give the path of a database that claude-logs made")
@@ -77,12 +78,18 @@ def verify(conn: sqlite3.Connection) -> Report:
     report = Report()
     checks = {"integrity_check": _check_integrity, "logs": _check_rows, "ledger": _check_ledger,
               "runs": _check_runs}
-    for name, check in checks.items():
-        try:
-            check(conn, report)
-        except sqlite3.DatabaseError as error:
-            # A damaged file can fail a query part way through; the other checks still run.
-            report.add(name, f"reading the database failed: {error}")
+    # One read transaction gives every check the same snapshot while an ingest commits.
+    conn.execute("BEGIN")
+    try:
+        for name, check in checks.items():
+            try:
+                check(conn, report)
+            except sqlite3.DatabaseError as error:
+                # A damaged file can fail a query part way through; the other checks still run.
+                report.add(name, f"reading the database failed: {error}")
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
     return report
 
 

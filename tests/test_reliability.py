@@ -267,6 +267,8 @@ def test_killed_ingest_resumes(tmp_path):
                 assert files_read == files_in_ledger
                 assert entries_new == len(stored)
             files_committed_at_kill.append(files_in_ledger)
+            checked = run_cli("verify", db_path)
+            assert checked.returncode == 0, checked.stdout
         else:
             files_committed_at_kill.append(0)
 
@@ -315,6 +317,28 @@ def test_interrupted_ingest_exits_cleanly(tmp_path):
     rerun = run_cli("ingest", db_path, pages)
     assert rerun.returncode == 0, rerun.stderr
     assert query(db_path, "SELECT count(*) FROM logs") == [(len(numbers),)]
+
+
+def test_verify_during_ingest(tmp_path):
+    # verify reads one snapshot, so batches that commit while it runs cannot make the
+    # ledger, the runs and logs disagree.
+    pages = tmp_path / "pages"
+    write_pages(pages, files=200, per_file=40, overlap=10)
+    db_path = tmp_path / "logs.db"
+    process = subprocess.Popen([sys.executable, "-c", SLOW_INGEST, db_path, pages],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if line.strip() == "end 5":
+            break
+
+    results = [run_cli("verify", db_path) for _ in range(3)]
+    still_running = process.poll() is None
+    process.communicate(timeout=120)
+
+    assert still_running
+    assert process.returncode == 0
+    for result in results:
+        assert result.returncode == 0, result.stdout
 
 
 def query_quietly(db_path: Path, sql: str) -> int:
@@ -421,6 +445,20 @@ def test_existing_database_in_read_only_folder(tmp_path, page):
     assert result.returncode == 1
     assert result.stderr.startswith(f"Error: {folder / 'logs.db'}: cannot write in the folder")
     assert "Traceback" not in result.stderr
+
+
+def test_read_only_database_file(tmp_path, page):
+    db_path = tmp_path / "logs.db"
+    assert run_cli("ingest", db_path, page).returncode == 0
+    db_path.chmod(0o444)
+
+    result = run_cli_unprivileged("ingest", db_path, page)
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: {db_path}: cannot read and write the database file (permission denied); "
+        "fix its permissions\n"
+    )
 
 
 def test_database_in_missing_folder(tmp_path, page):
