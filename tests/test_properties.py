@@ -6,8 +6,6 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
-import math
-from pathlib import Path
 
 import rfc8785
 from hypothesis import HealthCheck, assume, given, settings
@@ -217,8 +215,23 @@ def encoded_pages(draw) -> bytes:
         return codecs.BOM_UTF8 + text.encode("utf-8", "surrogatepass")
 
 
-arbitrary_files = st.one_of(st.binary(max_size=300), damaged_pages(), encoded_pages(),
-                            st.text(max_size=200).map(lambda text: text.encode("utf-8")))
+def nested(depth: int) -> bytes:
+    return b'[{"a":' + b"[" * depth + b"]" * depth + b"}]"
+
+
+def long_integer(digits: int) -> bytes:
+    return b'[{"a":1' + b"0" * digits + b"}]"
+
+
+arbitrary_files = st.one_of(
+    st.binary(max_size=300),
+    damaged_pages(),
+    encoded_pages(),
+    st.text(max_size=200).map(lambda text: text.encode("utf-8")),
+    # Parser limits: nesting depth and the length of an integer.
+    st.integers(1, 3_000).map(nested),
+    st.integers(1, 6_000).map(long_integer),
+)
 
 
 def test_arbitrary_bytes_land_or_are_reported(tmp_path):

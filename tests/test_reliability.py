@@ -111,8 +111,8 @@ def test_two_ingests_and_long_reader(tmp_path):
         [CLAUDE_LOGS, "ingest", db_path, tmp_path / "shared", tmp_path / "b"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    first_out, first_err = first.communicate(timeout=300)
-    second_out, second_err = second.communicate(timeout=300)
+    _, first_err = first.communicate(timeout=300)
+    _, second_err = second.communicate(timeout=300)
     writers_done_during_read = not reader_done.is_set()
     reader.join()
 
