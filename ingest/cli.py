@@ -78,11 +78,11 @@ def ingest(db_path, paths, force, silent):
 @cli.command()
 @click.argument("db_path", metavar="DB", type=click.Path(dir_okay=True))
 def verify(db_path):
-    """Check DB: re-hash every entry, compare the ledger with logs and the input files,
-    and run SQLite's integrity check.
+    """Check DB for damaged or inconsistent data.
 
-    Prints each problem and exits with status 1, or prints one line if all is well. The
-    database is only read.
+    Re-hashes every entry from its stored JSON, compares the ledger with logs and with the
+    input files that are unchanged since, and runs SQLite's integrity check. Prints each
+    problem and exits with status 1, or prints one line if all is well. DB is only read.
 
     Example:
 
