@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from .canonical import NotCanonicalizable, canonical_json, content_hash
+from .canonical import canonical_json, content_hash
 from .database import DatabaseError, explain_open_error, is_claude_logs_database
 from .pages import PageError, parse_page
 from .rows import (BASE_COLUMNS, DERIVED_COLUMNS, IDENTITY_COLUMNS, SOURCE_COLUMNS, base_row,
@@ -163,7 +163,9 @@ def _check_rows(conn: sqlite3.Connection, report: Report) -> None:
         try:
             value = orjson.loads(raw_bytes)
             canonical = canonical_json(value)
-        except (orjson.JSONDecodeError, NotCanonicalizable) as error:
+        except (ValueError, TypeError, RecursionError) as error:
+            # orjson.JSONDecodeError and NotCanonicalizable are ValueErrors; the other two
+            # come from raw edited to nest hundreds of levels deep.
             report.add("logs", f"{label}: raw is not valid JSON ({error})")
             continue
         if canonical != raw_bytes:
