@@ -298,8 +298,11 @@ def test_interrupted_ingest_exits_cleanly(tmp_path):
     pages = tmp_path / "pages"
     numbers = write_pages(pages, files=50, per_file=40, overlap=10)
     db_path = tmp_path / "logs.db"
+    # A shell starts background jobs with SIGINT ignored, and children inherit that, so
+    # restore the default that a terminal's foreground process has.
     process = subprocess.Popen([sys.executable, "-c", SLOW_INGEST, db_path, pages],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # Files 0 to 8 are committed by the end of file 10, so the interrupt lands part way.
     for line in process.stdout:
         if line.strip() == "end 10":
