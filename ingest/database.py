@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -131,9 +132,42 @@ def immediate_transaction(db: sqlite_utils.Database):
 
 
 def _is_ours(db: sqlite_utils.Database) -> bool:
-    if "logs" not in db.table_names():
-        return False
-    return set(BASE_COLUMNS) <= set(db["logs"].columns_dict)
+    return is_claude_logs_database(db.conn)
+
+
+def is_claude_logs_database(conn: sqlite3.Connection) -> bool:
+    """Return whether conn's database has a `logs` table with every column claude-logs makes."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(logs)")}
+    return set(BASE_COLUMNS) <= columns
+
+
+def _not_read_write(path: Path) -> bool:
+    return path.exists() and not os.access(path, os.R_OK | os.W_OK)
+
+
+def _read_only_file_error(path: Path) -> DatabaseError:
+    return DatabaseError(f"{path}: cannot read and write the database file (permission "
+                         "denied); fix its permissions")
+
+
+def explain_open_error(path: Path, error: sqlite3.DatabaseError) -> DatabaseError:
+    """Explain an error from opening or setting up the database in terms of the path."""
+    folder = path.parent
+    if not folder.is_dir():
+        return DatabaseError(f"{path}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        # SQLite keeps its -wal and -shm files next to the database, so even an existing
+        # database needs a writable folder.
+        return DatabaseError(
+            f"{path}: cannot write in the folder {folder} (permission denied); "
+            "choose a writable folder or fix its permissions"
+        )
+    if _not_read_write(path):
+        return _read_only_file_error(path)
+    if str(error) == "file is not a database":
+        return DatabaseError(f"{path} is not an SQLite database; give a new path or a "
+                             "database that claude-logs created")
+    return DatabaseError(f"{path}: {error}")
 
 
 def open_database(path: str | Path) -> sqlite_utils.Database:
@@ -145,6 +179,9 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
     path = Path(path)
     if path.is_dir():
         raise DatabaseError(f"{path} is a folder; give the path of a database file, such as logs.db")
+    if _not_read_write(path):
+        # SQLite would open it read-only and fail only at the first write.
+        raise _read_only_file_error(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         db = sqlite_utils.Database(conn)
@@ -164,5 +201,5 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
                 migrations.apply(db)
     except sqlite3.DatabaseError as error:
         # sqlite3.OperationalError ("unable to open") and "file is not a database" both land here.
-        raise DatabaseError(f"{path}: {error}") from None
+        raise explain_open_error(path, error) from None
     return db

@@ -232,7 +232,8 @@ class _Ingest:
                     for index, reason in page.rejected
                 )
             self.write_ledger(source, sha256, "ingested", None, read, new, len(rejected))
-        except (PageError, OSError, sqlite3.DatabaseError) as error:
+        except (PageError, OSError, sqlite3.DatabaseError, RecursionError, ValueError,
+                TypeError) as error:
             self.conn.execute("ROLLBACK TO file")
             self.conn.execute("RELEASE file")
             # The rollback also undid any column this file added.
@@ -242,8 +243,12 @@ class _Ingest:
                 reason = str(error)
             elif isinstance(error, OSError):
                 reason = f"cannot be read: {error.strerror or error}"
-            else:
+            elif isinstance(error, sqlite3.DatabaseError):
                 reason = f"could not be stored: {error}"
+            else:
+                # Limits of the parsers (nesting depth, integer digits) that do not become a
+                # PageError: one hostile file must not stop the run.
+                reason = _parser_limit_reason(error)
             self.fail(source, sha256, reason)
             return
         self.conn.execute("RELEASE file")
@@ -298,6 +303,16 @@ class _Ingest:
                 row.extend(to_sqlite(get(key)) for key in extra_keys)
             rows.append(row)
         return self.conn.executemany(sql, rows).rowcount
+
+
+def _parser_limit_reason(error: Exception) -> str:
+    # RecursionError comes from Python's parser and recursion limit; orjson raises a
+    # TypeError past 254 levels when serialising.
+    if isinstance(error, RecursionError) or "Recursion limit" in str(error):
+        return "nests arrays or objects too deeply (hundreds of levels) to be read"
+    # Such as Python's limit of 4,300 digits for an integer, whose remedy after the
+    # semicolon is for programmers.
+    return f"cannot be read: {str(error).split(';')[0]}"
 
 
 def _quote(name: str) -> str:
