@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from ingest.database import open_database
+
 CLAUDE_LOGS = Path(sys.executable).with_name("claude-logs")
 
 
@@ -146,7 +148,11 @@ def test_ingests_create_same_database(tmp_path):
 
     assert [status for status, _ in results] == [0, 0, 0, 0], results
     assert query(db_path, "SELECT count(*) FROM logs") == [(len(numbers),)]
-    assert query(db_path, "SELECT name FROM _sqlite_migrations") == [("m001_initial",)]
+    # Each migration applied once, as on a database that one process created alone.
+    open_database(tmp_path / "alone.db").close()
+    assert query(db_path, "SELECT name FROM _sqlite_migrations ORDER BY id") == query(
+        tmp_path / "alone.db", "SELECT name FROM _sqlite_migrations ORDER BY id"
+    )
 
 
 # Crash safety
