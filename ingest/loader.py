@@ -9,7 +9,6 @@ run reads them again.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import sys
 from dataclasses import dataclass, field
@@ -150,9 +149,8 @@ class _Ingest:
         ).fetchone()
 
     def ingest_source(self, source: Source) -> None:
-        ledger_path = source.path
         if not source.is_stdin and not self.force:
-            row = self.ledger_row(ledger_path)
+            row = self.ledger_row(source.ledger_path)
             if row and row[3] == "ingested" and row[:2] == (source.size, source.mtime_ns):
                 self.summary.files_skipped += 1
                 return
@@ -164,8 +162,7 @@ class _Ingest:
         with opened.file:
             sha256 = opened.sha256
             if source.is_stdin:
-                ledger_path = f"<stdin {sha256[:16]}>"
-                source = Source(ledger_path, opened.size, 0)
+                source = Source("<stdin>", opened.size, 0, ledger_name=f"<stdin {sha256[:16]}>")
             if not self.force and self.skip_known_content(source, sha256):
                 self.summary.files_skipped += 1
                 return
@@ -177,16 +174,16 @@ class _Ingest:
         same = self.conn.execute(
             "SELECT path, entries_read, entries_rejected FROM files "
             "WHERE sha256 = ? AND status = 'ingested' ORDER BY path = ? DESC LIMIT 1",
-            (sha256, source.path),
+            (sha256, source.ledger_path),
         ).fetchone()
         if not same:
             return False
         self.begin_batch()
-        if same[0] == source.path:
+        if same[0] == source.ledger_path:
             # Touched but unchanged: remember the new mtime so the next run skips it by stat.
             self.conn.execute(
                 "UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?",
-                (source.size, source.mtime_ns, source.path),
+                (source.size, source.mtime_ns, source.ledger_path),
             )
         else:
             self.write_ledger(source, sha256, "ingested", None, same[1], 0, same[2])
@@ -211,7 +208,7 @@ class _Ingest:
                 entries_rejected = excluded.entries_rejected, run_id = excluded.run_id,
                 ingested_at = excluded.ingested_at
             """,
-            (source.path, source.size, source.mtime_ns, sha256, status, error, read, new,
+            (source.ledger_path, source.size, source.mtime_ns, sha256, status, error, read, new,
              rejected, self.summary.run_id, _now()),
         )
 
@@ -279,6 +276,13 @@ class _Ingest:
         extra = {}
         for key in sorted(keys):
             column = column_for_key(key)
+            if column not in self.columns:
+                # SQLite column names ignore case, so "Model" cannot sit beside "model".
+                taken = {name.lower() for name in self.columns}
+                if column.lower() in taken:
+                    column = "source_" + key
+                if column not in self.columns and column.lower() in taken:
+                    continue  # NOTE: a third spelling of one name stays only in raw.
             if column not in self.columns:
                 kind = column_type(entry.value.get(key) for entry in page.entries)
                 if kind is None:

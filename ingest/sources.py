@@ -28,10 +28,17 @@ class Source:
     path: str
     size: int = 0
     mtime_ns: int = 0
+    # The name the ledger records; None means the absolute path, so that a run from another
+    # folder still finds the file in the ledger.
+    ledger_name: str | None = None
 
     @property
     def is_stdin(self) -> bool:
         return self.path == STDIN
+
+    @property
+    def ledger_path(self) -> str:
+        return self.ledger_name or os.path.abspath(self.path)
 
 
 def _source(path: Path) -> Source:

@@ -16,14 +16,12 @@ import orjson
 from .canonical import canonical_json, content_hash
 from .database import DatabaseError, explain_open_error, is_claude_logs_database
 from .pages import PageError, parse_page
-from .rows import (BASE_COLUMNS, DERIVED_COLUMNS, IDENTITY_COLUMNS, SOURCE_COLUMNS, base_row,
-                   to_sqlite)
+from .rows import BASE_COLUMNS, SOURCE_COLUMNS, base_row, to_sqlite
 
 # Problems listed per check before the rest are only counted, so that a database damaged in
 # every row still gives a readable report.
 MAX_LISTED = 50
 
-_RESERVED = {name.lower() for name in (*DERIVED_COLUMNS, *IDENTITY_COLUMNS)}
 
 
 @dataclass
@@ -102,7 +100,9 @@ def _check_integrity(conn: sqlite3.Connection, report: Report) -> None:
 def _extra_column_keys(column: str) -> list[str]:
     """Return the source keys that may be stored in an added column (see column_for_key)."""
     keys = [column]
-    if column.startswith("source_") and column[len("source_"):].lower() in _RESERVED:
+    # The prefix marks a key whose own name was taken, by a derived column or by a column
+    # whose name differs only in case.
+    if column.startswith("source_"):
         keys.append(column[len("source_"):])
     return keys
 

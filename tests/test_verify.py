@@ -238,3 +238,13 @@ def test_other_tool_database_rejected(tmp_path):
         f"Error: {path} has no logs table of claude-logs, so there is nothing to verify; give "
         "the path of a database that claude-logs made\n"
     )
+
+
+def test_verify_accepts_renamed_key_columns(tmp_path, run_cli):
+    page = tmp_path / "page.json"
+    page.write_text(json.dumps([{"model": "m", "Model": "upper", "user_id": "top-level"}]))
+    db_path = tmp_path / "logs.db"
+    assert run_cli("ingest", db_path, page).exit_code == 0
+    result = run_cli("verify", db_path)
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"{db_path}: all is well: 1 entries re-hashed")
