@@ -114,6 +114,12 @@ def m002_query_indexes_and_views(db: sqlite_utils.Database) -> None:
     create_views(db)
 
 
+@migrations()
+def m003_deferred_indexes(db: sqlite_utils.Database) -> None:
+    # Indexes that a large ingest dropped and builds again at its end (see indexes.py).
+    db.execute("CREATE TABLE deferred_indexes (name TEXT PRIMARY KEY, sql TEXT NOT NULL)")
+
+
 @contextmanager
 def immediate_transaction(db: sqlite_utils.Database):
     """Run a block in a transaction that takes the write lock up front.

@@ -18,6 +18,7 @@ from typing import BinaryIO, Callable
 import sqlite_utils
 
 from .canonical import content_hash
+from .indexes import defer_indexes, restore_indexes, should_defer
 from .pages import Page, PageError
 from .reader import Document, is_json_lines, open_input
 from .rows import BASE_COLUMNS, SOURCE_COLUMNS, base_row, column_for_key, column_type, to_sqlite
@@ -119,6 +120,8 @@ class _Ingest:
         self.conn.execute("BEGIN IMMEDIATE")
         cursor = self.conn.execute("INSERT INTO runs (started_at) VALUES (?)", (_now(),))
         self.summary.run_id = cursor.lastrowid
+        if should_defer(self.conn, self.pending_bytes(sources)):
+            defer_indexes(self.conn)
         self.conn.execute("COMMIT")
         try:
             for source in sources:
@@ -127,6 +130,8 @@ class _Ingest:
                 if self.batch_entries >= BATCH_ENTRIES:
                     self.commit_batch()
             self.begin_batch()
+            # Also builds what an earlier, killed run left deferred.
+            restore_indexes(self.conn)
             self.save_run_counts(finished=True)
             self.conn.execute("COMMIT")
         except BaseException:
@@ -134,6 +139,18 @@ class _Ingest:
                 self.conn.execute("ROLLBACK")
             raise
         return self.summary
+
+    def pending_bytes(self, sources: list[Source]) -> int:
+        """Return the size of the inputs that the ledger does not mark as unchanged."""
+        if self.force:
+            return sum(source.size for source in sources)
+        unchanged = set(self.conn.execute(
+            "SELECT path, size, mtime_ns FROM files WHERE status = 'ingested'"
+        ))
+        return sum(
+            source.size for source in sources
+            if (source.ledger_path, source.size, source.mtime_ns) not in unchanged
+        )
 
     def source_error(self, error: SourceError) -> None:
         self.summary.files_failed += 1
