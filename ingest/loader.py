@@ -18,16 +18,20 @@ from typing import BinaryIO, Callable
 
 import sqlite_utils
 
-from .canonical import content_hash
-from .pages import Page, PageError, parse_page
-from .rows import BASE_COLUMNS, SOURCE_COLUMNS, base_row, column_for_key, column_type, to_sqlite
+from .pipeline import PreparedFile, prepare_data, prepare_file, prepare_in_order, read_file
+from .rows import BASE_COLUMNS, column_for_key
 from .sources import Source, SourceError, find_sources
 
 # Entries per transaction. Larger batches save little once commits are this rare, and a
 # smaller one lets a concurrent ingest or a reader's checkpoint in sooner.
 BATCH_ENTRIES = 50_000
 
-_KNOWN_KEYS = frozenset(SOURCE_COLUMNS)
+# Settings for the ingest's connection, restored when it ends. In WAL mode, synchronous=NORMAL
+# syncs at checkpoints rather than at every commit: a power cut can lose the last batches,
+# whose files are then not in the ledger and are read again, but never corrupts the database.
+# The larger page cache keeps more of the content-hash index in memory: its keys are random,
+# so each insert lands on a different page.
+INGEST_PRAGMAS = {"synchronous": "NORMAL", "cache_size": -64 * 1024}
 
 
 @dataclass
@@ -75,6 +79,8 @@ class _Ingest:
         self.summary = RunSummary()
         self.batch_entries = 0
         self.columns: set[str] = set()
+        # Digests of the entries of files that failed to store in this run.
+        self.failed_digests: set[str] = set()
 
     # Transactions
 
@@ -110,12 +116,14 @@ class _Ingest:
         cursor = self.conn.execute("INSERT INTO runs (started_at) VALUES (?)", (_now(),))
         self.summary.run_id = cursor.lastrowid
         self.conn.execute("COMMIT")
+        saved_pragmas = {name: self.conn.execute(f"PRAGMA {name}").fetchone()[0]
+                         for name in INGEST_PRAGMAS}
+        for name, value in INGEST_PRAGMAS.items():
+            self.conn.execute(f"PRAGMA {name} = {value}")
         try:
-            for source in sources:
-                self.ingest_source(source)
-                self.on_progress(source.size)
-                if self.batch_entries >= BATCH_ENTRIES:
-                    self.commit_batch()
+            files = [source for source in sources if not self.skip_unchanged(source)]
+            for prepared in prepare_in_order(files, self.prepare_stdin):
+                self.ingest_prepared(prepared)
             self.begin_batch()
             self.save_run_counts(finished=True)
             self.conn.execute("COMMIT")
@@ -123,6 +131,9 @@ class _Ingest:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise
+        finally:
+            for name, value in saved_pragmas.items():
+                self.conn.execute(f"PRAGMA {name} = {value}")
         return self.summary
 
     def source_error(self, error: SourceError) -> None:
@@ -138,38 +149,50 @@ class _Ingest:
             "SELECT size, mtime_ns, sha256, status FROM files WHERE path = ?", (path,)
         ).fetchone()
 
-    def ingest_source(self, source: Source) -> None:
-        ledger_path = source.path
-        if not source.is_stdin and not self.force:
-            row = self.ledger_row(ledger_path)
-            if row and row[3] == "ingested" and row[:2] == (source.size, source.mtime_ns):
-                self.summary.files_skipped += 1
-                return
+    def skip_unchanged(self, source: Source) -> bool:
+        """Count and skip a file whose size and mtime match its ledger row, without reading it."""
+        if source.is_stdin or self.force:
+            return False
+        row = self.ledger_row(source.path)
+        if row and row[3] == "ingested" and row[:2] == (source.size, source.mtime_ns):
+            self.summary.files_skipped += 1
+            self.on_progress(source.size)
+            return True
+        return False
+
+    def prepare_stdin(self, source: Source) -> PreparedFile:
         try:
             data = self.read(source)
         except OSError as error:
-            self.fail(source, None, f"cannot be read: {error.strerror or error}")
-            return
+            return PreparedFile(source, error=f"cannot be read: {error.strerror or error}")
         sha256 = hashlib.sha256(data).hexdigest()
-        if source.is_stdin:
-            ledger_path = f"<stdin {sha256[:16]}>"
-            source = Source(ledger_path, len(data), 0)
-        if not self.force and self.skip_known_content(source, sha256):
+        # The ledger names standard input by its content, so that the same bytes piped in
+        # again are recognised.
+        return prepare_data(Source(f"<stdin {sha256[:16]}>", len(data), 0), data)
+
+    def ingest_prepared(self, prepared: PreparedFile) -> None:
+        source, sha256 = prepared.source, prepared.sha256
+        if sha256 is None:
+            self.fail(source, None, prepared.error)
+        elif not self.force and self.skip_known_content(source, sha256):
             self.summary.files_skipped += 1
-            return
-        try:
-            page = parse_page(data)
-        except PageError as error:
-            self.fail(source, sha256, str(error))
-            return
-        self.store(source, sha256, page)
+        elif prepared.error is not None:
+            self.fail(source, sha256, prepared.error)
+        else:
+            if not self.failed_digests.isdisjoint(prepared.repeated):
+                # Entries left out as repeats of a file that then failed to store are in
+                # no row yet: prepare this file again, keeping every entry.
+                prepared = prepare_file(source)
+            self.store(prepared)
+        self.on_progress(source.size)
+        if self.batch_entries >= BATCH_ENTRIES:
+            self.commit_batch()
 
     def read(self, source: Source) -> bytes:
         if source.is_stdin:
             stream = self.stdin if self.stdin is not None else sys.stdin.buffer
             return stream.read()
-        with open(source.path, "rb") as file:
-            return file.read()
+        return read_file(source.path)
 
     def skip_known_content(self, source: Source, sha256: str) -> bool:
         """Record and skip a file whose exact bytes were ingested before, here or elsewhere."""
@@ -214,40 +237,39 @@ class _Ingest:
              rejected, self.summary.run_id, _now()),
         )
 
-    def store(self, source: Source, sha256: str, page: Page) -> None:
-        for index, reason in page.rejected:
+    def store(self, prepared: PreparedFile) -> None:
+        source, sha256 = prepared.source, prepared.sha256
+        for index, reason in prepared.rejected:
             self.problem(f"{source.path}: entry {index} {reason}; it was not stored")
 
         self.begin_batch()
         self.conn.execute("SAVEPOINT file")
         try:
-            extra = self.add_columns(page)
-            new = self.insert_rows(page, extra)
-            self.write_ledger(source, sha256, "ingested", None, page.entries_read, new,
-                              len(page.rejected))
+            extra = self.add_columns(prepared)
+            new = self.insert_rows(prepared, extra)
+            self.write_ledger(source, sha256, "ingested", None, prepared.entries_read, new,
+                              len(prepared.rejected))
         except sqlite3.DatabaseError as error:
             self.conn.execute("ROLLBACK TO file")
             self.conn.execute("RELEASE file")
+            self.failed_digests.update(row[0] for row in prepared.rows)
             self.fail(source, sha256, f"could not be stored: {error}")
             return
         self.conn.execute("RELEASE file")
 
         self.summary.files_read += 1
-        self.summary.entries_read += page.entries_read
+        self.summary.entries_read += prepared.entries_read
         self.summary.entries_new += new
-        self.summary.entries_rejected += len(page.rejected)
-        self.batch_entries += page.entries_read
+        self.summary.entries_rejected += len(prepared.rejected)
+        self.batch_entries += prepared.entries_read
 
-    def add_columns(self, page: Page) -> dict[str, str]:
+    def add_columns(self, prepared: PreparedFile) -> dict[str, str]:
         """Add a column for each new key that holds a value; return {key: column} of extras."""
-        keys: set[str] = set()
-        for entry in page.entries:
-            keys.update(entry.value.keys() - _KNOWN_KEYS)
         extra = {}
-        for key in sorted(keys):
+        for key, found in prepared.extra_keys.items():
             column = column_for_key(key)
             if column not in self.columns:
-                kind = column_type(entry.value.get(key) for entry in page.entries)
+                kind = found.kind
                 if kind is None:
                     continue  # Only nulls so far: the type is unknown, and raw keeps the key.
                 self.conn.execute(f'ALTER TABLE logs ADD COLUMN "{_quote(column)}" {kind}')
@@ -255,20 +277,16 @@ class _Ingest:
             extra[key] = column
         return extra
 
-    def insert_rows(self, page: Page, extra: dict[str, str]) -> int:
+    def insert_rows(self, prepared: PreparedFile, extra: dict[str, str]) -> int:
         columns = [*BASE_COLUMNS, *extra.values()]
         sql = "INSERT OR IGNORE INTO logs ({}) VALUES ({})".format(
             ", ".join(f'"{_quote(column)}"' for column in columns),
             ", ".join("?" * len(columns)),
         )
-        extra_keys = list(extra)
-        rows = []
-        for entry in page.entries:
-            row = base_row(entry.value, entry.canonical, content_hash(entry.canonical))
-            if extra_keys:
-                get = entry.value.get
-                row.extend(to_sqlite(get(key)) for key in extra_keys)
-            rows.append(row)
+        rows = prepared.rows
+        if extra:
+            extra_values = [prepared.extra_keys[key].values for key in extra]
+            rows = [[*row, *values] for row, *values in zip(rows, *extra_values)]
         return self.conn.executemany(sql, rows).rowcount
 
 
