@@ -49,6 +49,7 @@ NOTES_MARKER = "<!-- Notes below this line are kept when bench/run.py rewrites t
 class Step:
     name: str
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
     rss_kb: list[int] = field(default_factory=list)
     error: str | None = None
 
@@ -57,12 +58,20 @@ class Step:
         return statistics.median(self.seconds) if self.seconds else math.nan
 
     @property
+    def median_cpu(self) -> float:
+        return statistics.median(self.cpu_seconds) if self.cpu_seconds else math.nan
+
+    @property
     def peak_mb(self) -> float:
         return max(self.rss_kb) / 1024 if self.rss_kb else math.nan
 
 
-def run_measured(command: list[str], stdout=subprocess.DEVNULL) -> tuple[float, int, int]:
-    """Run command and return (wall seconds, peak RSS in KiB, exit status)."""
+def run_measured(command: list[str], stdout=subprocess.DEVNULL) -> tuple[float, float, int]:
+    """Run command and return (wall seconds, CPU seconds, peak RSS in KiB).
+
+    CPU time is user plus system time of the process and the children it waited for, such as
+    the ingest's worker. Peak RSS is the largest of theirs, not their sum.
+    """
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE)
     # wait4 gives this child's own resource usage, unlike getrusage(RUSAGE_CHILDREN), which
@@ -74,7 +83,7 @@ def run_measured(command: list[str], stdout=subprocess.DEVNULL) -> tuple[float, 
         message = process.stderr.read().decode(errors="replace").strip().splitlines()
         raise RuntimeError(f"{' '.join(command[:3])} ... failed: {message[-1] if message else ''}")
     process.stderr.close()
-    return elapsed, usage.ru_maxrss, process.returncode
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
 def remove_database(path: Path) -> None:
@@ -98,6 +107,7 @@ class Bench:
         self.steps: dict[str, Step] = {}
         self.queries: list[dict] = []
         self.counts: dict = {}
+        self.load = (os.getloadavg()[0], math.nan)
         self.claude_logs = str(Path(sys.executable).parent / "claude-logs")
 
     def log(self, message: str) -> None:
@@ -107,11 +117,13 @@ class Bench:
         return self.steps.setdefault(name, Step(name))
 
     def measure(self, name: str, command: list[str], stdout=subprocess.DEVNULL) -> float:
-        elapsed, rss, _ = run_measured(command, stdout)
+        elapsed, cpu, rss = run_measured(command, stdout)
         step = self.step(name)
         step.seconds.append(elapsed)
+        step.cpu_seconds.append(cpu)
         step.rss_kb.append(rss)
-        self.log(f"{name}: {elapsed:.2f} s, {rss / 1024:.0f} MB")
+        self.log(f"{name}: {elapsed:.2f} s, CPU {cpu:.2f} s, {rss / 1024:.0f} MB, "
+                 f"load {os.getloadavg()[0]:.1f}")
         return elapsed
 
     # Data
@@ -180,7 +192,7 @@ class Bench:
                 for _ in range(self.args.runs):
                     with open(self.data / "query.out", "w+b") as output:
                         try:
-                            _, rss, _ = run_measured(
+                            _, _, rss = run_measured(
                                 [sys.executable, helper, client, str(self.database), str(file),
                                  json.dumps(params)],
                                 stdout=output,
@@ -203,6 +215,7 @@ class Bench:
             self.canned_queries()
         finally:
             self.later.mkdir(exist_ok=True)
+        self.load = (self.load[0], os.getloadavg()[0])
         Path(self.args.output).parent.mkdir(parents=True, exist_ok=True)
         write_report(self, Path(self.args.output))
         self.log(f"wrote {self.args.output}")
@@ -276,7 +289,11 @@ def write_report(bench: Bench, path: Path) -> None:
         "claude-logs against the workflow it replaces: a script that combines the saved pages",
         "into one deduplicated file (`bench/baseline_combine.py`, the baseline), then jq",
         "questions on that file. Both work on the same pages, made by `bench/generate.py`.",
-        "Times are wall-clock medians; peak RSS is the largest over the runs.",
+        "Times are wall-clock medians; peak RSS is the largest over the runs. CPU time adds",
+        "user and system time of the step's processes (the ingest runs a worker process next",
+        "to the writer, so its CPU time can exceed its wall time). The one-minute load average",
+        f"was {bench.load[0]:.1f} at the start and {bench.load[1]:.1f} at the end; a load above",
+        "the core count means other processes shared the machine and the wall times suffer.",
         "",
         f"Command: `make bench BENCH_ENTRIES={args.entries} BENCH_RUNS={args.runs}` "
         f"(`{' '.join(['python', 'bench/run.py', *sys.argv[1:]])}`)",
@@ -294,14 +311,15 @@ def write_report(bench: Bench, path: Path) -> None:
         "",
         "## Ingest against the baseline",
         "",
-        "| Step | Median s | Runs (s) | Peak RSS MB | Ratio | Target | Result |",
-        "|---|---:|---|---:|---:|---|---|",
+        "| Step | Median s | Runs (s) | Median CPU s | Peak RSS MB | Ratio | Target | Result |",
+        "|---|---:|---|---:|---:|---:|---|---|",
     ]
 
     def row(name, ratio_text="", target="", result=""):
         step = steps[name]
         runs = ", ".join(_seconds(value) for value in step.seconds)
-        lines.append(f"| {name} | {_seconds(step.median)} | {runs} | {step.peak_mb:.0f} | "
+        lines.append(f"| {name} | {_seconds(step.median)} | {runs} | "
+                     f"{_seconds(step.median_cpu)} | {step.peak_mb:.0f} | "
                      f"{ratio_text} | {target} | {result} |")
 
     row("baseline combine", "1.00")

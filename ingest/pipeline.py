@@ -1,9 +1,9 @@
 """Read, hash and parse input files into `logs` rows, in a worker process when there are many.
 
-Parsing and row building are pure Python and take about as long as SQLite's inserts, so a
-second process prepares the next files while the main process writes: on two cores, a large
-ingest takes roughly the longer of the two instead of their sum. Only the main process
-touches the database, so the per-file transactions work as without a worker.
+Parsing and row building are pure Python and take about as long as SQLite's inserts. A
+second process therefore prepares the next files while the main process writes, so on two
+idle cores a large ingest takes roughly the longer of the two instead of their sum. Only the
+main process touches the database, so the per-file transactions work as without a worker.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from .sources import Source
 WORKER_MIN_FILES = 16
 # Entries whose digests are remembered to skip repeats. A page saved again repeats entries
 # from pages saved shortly before, so a window this size catches nearly all repeats, and
-# its memory (about 20 MB) does not grow with the run.
-RECENT_DIGESTS = 100_000
+# its memory (an estimated 8 to 15 MB) does not grow with the run.
+RECENT_DIGESTS = 50_000
 
 _KNOWN_KEYS = frozenset(SOURCE_COLUMNS)
 
@@ -60,7 +60,7 @@ class RecentDigests:
 
 @dataclass
 class PreparedFile:
-    """One input file read and parsed, ready for the writer; error is set when it failed."""
+    """An input file read and parsed, ready for the writer. error is set when it failed."""
 
     source: Source
     sha256: str | None = None
@@ -93,27 +93,27 @@ def prepare_data(source: Source, data: bytes, recent: RecentDigests | None = Non
     prepared.entries_read = page.entries_read
     prepared.rejected = page.rejected
 
-    kept = []
+    stored_values = []
     for entry in page.entries:
         digest = content_hash(entry.canonical)
         if recent is not None and recent.seen(digest):
             prepared.repeated.append(digest)
         else:
             prepared.rows.append(base_row(entry.value, entry.canonical, digest))
-            kept.append(entry.value)
+            stored_values.append(entry.value)
 
     keys: set[str] = set()
-    for value in kept:
+    for value in stored_values:
         if not _KNOWN_KEYS.issuperset(value):
             keys.update(value.keys() - _KNOWN_KEYS)
     for key in sorted(keys):
-        values = [value.get(key) for value in kept]
+        values = [value.get(key) for value in stored_values]
         prepared.extra_keys[key] = ExtraKey(column_type(values), [to_sqlite(v) for v in values])
     return prepared
 
 
 def prepare_file(source: Source, recent: RecentDigests | None = None) -> PreparedFile:
-    """Read a file from disk and prepare it; a read error is returned, not raised."""
+    """Read a file from disk and prepare it. A read error is returned in `error`, not raised."""
     try:
         data = read_file(source.path)
     except OSError as error:
@@ -128,7 +128,7 @@ def _process_context():
 
 
 class WorkerError(RuntimeError):
-    """The worker process failed unexpectedly; the message holds its traceback."""
+    """The worker process failed unexpectedly; the message contains its traceback."""
 
 
 def _prepare_all(sources: list[Source], connection) -> None:
