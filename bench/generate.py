@@ -55,7 +55,7 @@ START = datetime(2024, 9, 2, 8, 0, tzinfo=timezone.utc)
 
 @dataclass
 class Session:
-    """One download session: the log holds `log_size` entries and the user saves `pages` pages."""
+    """One download session: the log contains `log_size` entries and the user saves `pages` pages."""
 
     log_size: int
     pages: int
@@ -106,7 +106,7 @@ def plan_sessions(entries: int, overlap: float, rng: random.Random) -> list[Sess
         size += new
         log_sizes.append(size)
     for _ in range(extra_pages):
-        # Each session can save again only what its log already holds.
+        # Each session can save again only what its log already contains.
         candidates = [
             i for i, new in enumerate(new_counts)
             if (math.ceil(new / PAGE_SIZE) + extras[i] + 1) * PAGE_SIZE <= log_sizes[i]

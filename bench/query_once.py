@@ -1,9 +1,9 @@
 """Run one SQL query against a database and print how long it took, in seconds.
 
 Used by bench/run.py in a fresh process per run, so that the process's peak RSS belongs to
-this query alone. `sqlite3` times execute and fetchall through the standard library;
-`datasette` times a GET of the query's JSON through Datasette's in-process client, which
-goes through Datasette's own query path and time limit without opening a socket.
+this query alone. `sqlite3` times execute and fetchall through the standard library.
+`datasette` times a GET of the query's JSON through Datasette's in-process client. That
+request takes Datasette's own query path and time limit, without opening a socket.
 
 Usage: python bench/query_once.py sqlite3|datasette DB SQL_FILE PARAMS_JSON
 """

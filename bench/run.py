@@ -1,7 +1,7 @@
 """Benchmark claude-logs against the combine-then-jq workflow on the same generated pages.
 
-Every step runs in its own process, at least --runs times; the report gives the median wall
-time and the peak RSS (the largest over the runs, from wait4). Steps:
+Every step runs in its own process, at least --runs times. The report gives the median wall
+time, the median CPU time and the peak RSS (the largest over the runs, from wait4). Steps:
 
 - baseline: bench/baseline_combine.py over the pages, then each jq question on its output;
 - ours: `claude-logs ingest` into a new database, the same command again with nothing changed,
@@ -349,7 +349,8 @@ def write_report(bench: Bench, path: Path) -> None:
             f"Parameters: `{MODEL}` for a model, {PROMPT_TOKEN_BOUND} for a prompt-token bound,",
             "'' (no filter) for any other. Times are the query alone, in a process of its own:",
             "execute plus fetchall with the sqlite3 module, or one GET of the JSON through",
-            "Datasette's in-process client (its default 1 s time limit applies).",
+            "Datasette's in-process client (its default 1 s time limit applies, and it returns",
+            "at most 1,000 rows, its default max_returned_rows).",
             "",
             "| Query | Client | Median s | Runs (s) | Peak RSS MB | Matching jq question | "
             "Ratio to jq | Target | Result |",
@@ -383,7 +384,8 @@ def write_report(bench: Bench, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--entries", type=int, default=100_000, help="distinct entries")
+    parser.add_argument("--entries", type=int, default=100_000,
+                        help="distinct entries to generate (default 100000)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each step (default 3)")
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
     parser.add_argument("--overlap", type=float, default=0.3,

@@ -67,7 +67,7 @@ def test_repeat_of_failed_file_stored(tmp_path):
     (folder / "a.json").write_text(json.dumps([entry(1), entry(2, tags='{"poison":1}')]))
     (folder / "b.json").write_text(json.dumps([entry(1)]))
     db = open_database(tmp_path / "logs.db")
-    # A trigger stands in for any database error that makes one file fail to store.
+    # The trigger simulates any database error that makes one file fail to store.
     db.execute(
         "CREATE TRIGGER reject_poison BEFORE INSERT ON logs WHEN NEW.tags LIKE '%poison%' "
         "BEGIN SELECT RAISE(ABORT, 'poisoned entry'); END"
