@@ -92,12 +92,11 @@ def plan_sessions(entries: int, overlap: float, rng: random.Random) -> list[Sess
     new_counts[-1] += shift
     partial[-1] = (-new_counts[-1]) % PAGE_SIZE
     extra_pages = (repeats - sum(partial)) // PAGE_SIZE
-    if repeats - sum(partial) < 0:
-        raise ValueError(f"--overlap {overlap} is too small for {later_sessions} sessions")
 
     first = entries - sum(new_counts)
     if first < PAGE_SIZE:
-        raise ValueError(f"--entries {entries} is too few for --overlap {overlap}")
+        raise ValueError(f"--entries {entries} is too few for --overlap {overlap}; "
+                         "give more entries or a smaller --overlap")
 
     extras = [0] * later_sessions
     log_sizes = []
@@ -112,7 +111,8 @@ def plan_sessions(entries: int, overlap: float, rng: random.Random) -> list[Sess
             if (math.ceil(new / PAGE_SIZE) + extras[i] + 1) * PAGE_SIZE <= log_sizes[i]
         ]
         if not candidates:
-            raise ValueError(f"--overlap {overlap} is too large for --entries {entries}")
+            raise ValueError(f"--overlap {overlap} is too large for --entries {entries}; "
+                             "give more entries or a smaller --overlap")
         extras[rng.choice(candidates)] += 1
 
     sessions = [Session(first, math.ceil(first / PAGE_SIZE))]
