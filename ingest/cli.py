@@ -22,7 +22,7 @@ from .verify import verify as verify_database
 def cli():
     """Store Anthropic Console request logs in SQLite and query them.
 
-    Every subcommand takes the database path first, then its inputs.
+    Every subcommand that reads or writes a database takes its path first, then its inputs.
     """
 
 

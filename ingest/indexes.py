@@ -33,12 +33,17 @@ def defer_indexes(conn: sqlite3.Connection) -> int:
     """Drop the secondary indexes of `logs`, keeping their SQL; return how many were dropped.
 
     Runs in the caller's transaction. The primary key's index stays, because deduplication
-    needs it.
+    needs it. Partial indexes stay too: they cover few rows, so they cost little to keep, and
+    a canned query names one with INDEXED BY, which fails while it is missing.
     """
-    definitions = conn.execute(
-        "SELECT name, sql FROM sqlite_master "
-        "WHERE type = 'index' AND tbl_name = 'logs' AND sql IS NOT NULL"
-    ).fetchall()
+    partial = {row[1] for row in conn.execute("PRAGMA index_list(logs)") if row[4]}
+    definitions = [
+        (name, sql) for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_master "
+            "WHERE type = 'index' AND tbl_name = 'logs' AND sql IS NOT NULL"
+        )
+        if name not in partial
+    ]
     for name, sql in definitions:
         conn.execute("INSERT OR REPLACE INTO deferred_indexes (name, sql) VALUES (?, ?)",
                      (name, sql))
