@@ -1,0 +1,171 @@
+"""Time every query of the Datasette dashboard on a synthetic database of many entries.
+
+    .venv/bin/python bench/dashboard_queries.py [--entries 1000000] [--days 90] [--plans]
+
+The database is built once under bench/data/ (git-ignored) through the same INSERT OR IGNORE
+and triggers as an ingest, then reused while its entry count matches. Each query runs as
+datasette-dashboards sends it, with its [[ ... ]] filter blocks resolved, three times on a
+warm cache; the table shows the slowest run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import sqlite3
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from datasette_dashboards import replace_opts_in_query  # noqa: E402
+
+from ingest import dashboard  # noqa: E402
+from ingest.canonical import canonical_json, content_hash  # noqa: E402
+from ingest.database import open_database  # noqa: E402
+from ingest.rows import BASE_COLUMNS, base_row  # noqa: E402
+
+MODELS = {
+    "claude-3-5-sonnet-20240620": 2.2,
+    "claude-3-5-haiku-20241022": 0.9,
+    "claude-3-opus-20240229": 5.5,
+    "claude-sonnet-4-20250514": 3.1,
+}
+WORKSPACES = ["default", *(f"wrkspc_01BENCHWORKSPACE{n:08d}" for n in range(1, 6))]
+ERRORS = [(400, True, "Invalid request"), (429, True, "Rate limited"),
+          (500, False, "Internal server error"), (529, False, "Overloaded")]
+
+
+def make_entry(rng: random.Random, moment: datetime) -> dict:
+    model = rng.choice(list(MODELS))
+    error = "None"
+    if rng.random() < 0.05:
+        code, client_error, detail = rng.choice(ERRORS)
+        error = json.dumps({"client_error": client_error, "code": code, "detail": detail})
+    prompt_tokens = rng.randint(1, 4000)
+    completion_tokens = rng.randint(1, 1200)
+    return {
+        "transport_type": "http",
+        "model": model,
+        "model_latency": None if rng.random() < 0.01 else rng.lognormvariate(0, 0.6) * MODELS[model],
+        "prompt": None,
+        "prompt_length": prompt_tokens * 4,
+        "prompt_token_count": prompt_tokens,
+        "completion_length": completion_tokens * 4,
+        "completion_token_count": completion_tokens,
+        "response": None,
+        "tags": "{}",
+        "error": error,
+        "request_start_time": str(moment),
+        "request": json.dumps({"max_tokens": 1024, "model": model, "temperature": 0.7}),
+        "workspace_id": rng.choice(WORKSPACES),
+        "api_key_uuid": f"00000000-0000-4000-8000-{rng.randint(1, 20):012d}",
+    }
+
+
+def build(path: Path, entries: int, days: int, seed: int = 1) -> float:
+    """Write `entries` synthetic entries spread over `days` days; return the seconds taken."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = open_database(path)
+    rng = random.Random(seed)
+    start = datetime(2024, 7, 1, tzinfo=timezone.utc)
+    sql = "INSERT OR IGNORE INTO logs ({}) VALUES ({})".format(
+        ", ".join(BASE_COLUMNS), ", ".join("?" * len(BASE_COLUMNS)))
+    began = time.perf_counter()
+    batch = 50_000
+    for offset in range(0, entries, batch):
+        rows = []
+        for _ in range(min(batch, entries - offset)):
+            moment = start + timedelta(seconds=rng.uniform(0, days * 86400))
+            entry = make_entry(rng, moment)
+            canonical = canonical_json(entry)
+            rows.append(base_row(entry, canonical, content_hash(canonical)))
+        db.execute("BEGIN IMMEDIATE")
+        db.conn.executemany(sql, rows)
+        db.execute("COMMIT")
+    elapsed = time.perf_counter() - began
+    db.execute("ANALYZE")
+    db.conn.close()
+    return elapsed
+
+
+def cases(database: sqlite3.Connection) -> list[tuple[str, dict]]:
+    last_day = database.execute("SELECT max(day) FROM logs_daily").fetchone()[0]
+    week_ago = (datetime.fromisoformat(last_day) - timedelta(days=6)).date().isoformat()
+    return [
+        ("no filter", {}),
+        ("last 7 days", {"since": week_ago, "until": last_day}),
+        ("one model", {"model": "claude-3-5-haiku-20241022"}),
+        ("one workspace", {"workspace": WORKSPACES[1]}),
+        ("all four filters", {"since": week_ago, "until": last_day,
+                              "model": "claude-3-5-haiku-20241022", "workspace": WORKSPACES[1]}),
+    ]
+
+
+def queries() -> dict[str, str]:
+    config = dashboard.dashboard_config("logs")
+    named = {f"chart {slug}": chart["query"] for slug, chart in config["charts"].items()}
+    for key, spec in config["filters"].items():
+        if "query" in spec:
+            named[f"filter {key} options"] = spec["query"]
+    return named
+
+
+def time_query(database: sqlite3.Connection, sql: str, options: dict) -> tuple[float, int]:
+    resolved = replace_opts_in_query(sql, options)
+    runs = []
+    rows = 0
+    for _ in range(3):
+        began = time.perf_counter()
+        rows = len(database.execute(resolved, options).fetchall())
+        runs.append(time.perf_counter() - began)
+    return max(runs), rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--db", type=Path, default=ROOT / "bench" / "data" / "dashboard.db")
+    parser.add_argument("--plans", action="store_true", help="Print EXPLAIN QUERY PLAN too.")
+    args = parser.parse_args()
+
+    database = None
+    if args.db.exists():
+        database = sqlite3.connect(args.db)
+        if database.execute("SELECT count(*) FROM logs").fetchone()[0] != args.entries:
+            database.close()
+            database = None
+    if database is None:
+        seconds = build(args.db, args.entries, args.days)
+        print(f"Built {args.db} with {args.entries:,} entries in {seconds:.1f} s "
+              "(insert with rollup triggers)")
+        database = sqlite3.connect(args.db)
+
+    print(f"{args.entries:,} entries over {args.days} days; SQLite {sqlite3.sqlite_version}, "
+          f"Python {platform.python_version()}, {platform.machine()}; "
+          f"{datetime.now(timezone.utc):%Y-%m-%d}\n")
+    print("| query | filters | rows | seconds (slowest of 3) |")
+    print("|---|---|---:|---:|")
+    slowest = 0.0
+    for name, sql in queries().items():
+        for label, options in cases(database):
+            seconds, rows = time_query(database, sql, options)
+            slowest = max(slowest, seconds)
+            print(f"| {name} | {label} | {rows:,} | {seconds:.3f} |")
+            if args.plans:
+                resolved = replace_opts_in_query(sql, options)
+                for row in database.execute("EXPLAIN QUERY PLAN " + resolved, options):
+                    print(f"|   | plan: {row[3]} | | |")
+    print(f"\nSlowest: {slowest:.3f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""A datasette-dashboards dashboard for every database that has a `logs` table.
+
+Datasette 0.65 merges what `get_metadata` hooks return under the instance's metadata, and
+datasette-dashboards reads its dashboards from `datasette.plugin_config("datasette-dashboards")`
+on each request, so this hook adds one dashboard per logs database with no metadata file.
+The charts are vega-lite specs, rendered by the vega files that datasette-dashboards ships in
+its static folder, so the page loads nothing from another host.
+
+The counting charts read the `logs_daily` rollup, which triggers keep up to date. The latency
+chart reads nearest-rank percentiles from `logs` through the `logs_model_day_latency` index.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sqlite3
+from pathlib import Path
+
+from datasette import hookimpl
+
+PLUGIN = "datasette-dashboards"
+
+# datasette-dashboards drops a [[ ... ]] block when its parameter is missing or empty, so each
+# filter stays optional. A block must fit on one line: the plugin's pattern does not span lines.
+_ROLLUP_FILTERS = """
+    [[ AND day >= :since ]]
+    [[ AND day <= :until ]]
+    [[ AND model = :model ]]
+    [[ AND workspace_id = :workspace ]]"""
+
+FILTERS = {
+    "since": {"name": "From (UTC day)", "type": "date"},
+    "until": {"name": "To (UTC day, included)", "type": "date"},
+    "model": {
+        "name": "Model",
+        "type": "select",
+        "query": "SELECT DISTINCT model FROM logs_daily WHERE model <> '' ORDER BY model",
+    },
+    "workspace": {
+        "name": "Workspace",
+        "type": "select",
+        "query": "SELECT DISTINCT workspace_id FROM logs_daily WHERE workspace_id <> '' "
+                 "ORDER BY workspace_id",
+    },
+}
+
+
+# Nearest rank: the k-th smallest latency of a (model, day) group, k = ceil(percent * n / 100),
+# where n counts non-NULL latencies. GROUP BY walks the logs_model_day_latency index, which
+# orders each group by latency, so json_group_array lists the group's rowids from fastest to
+# slowest and the k-th is read back by position. That is one pass over the index with no sort.
+# A window function (row_number() OVER ...) over the same index took about six times as long.
+# The rowid, not the latency, goes through JSON because SQLite writes a REAL into JSON with
+# 15 significant digits.
+LATENCY_SQL = """
+WITH groups AS MATERIALIZED (
+  SELECT substr(started_at, 1, 10) AS day, model, count(*) AS n, json_group_array(rowid) AS ids
+  FROM logs
+  WHERE model_latency IS NOT NULL AND started_at IS NOT NULL AND model IS NOT NULL
+    [[ AND substr(started_at, 1, 10) >= :since ]]
+    [[ AND substr(started_at, 1, 10) <= :until ]]
+    [[ AND model = :model ]]
+    [[ AND workspace_id = :workspace ]]
+  GROUP BY model, substr(started_at, 1, 10)
+)
+SELECT day, model, 'p' || percent AS percentile, n,
+  (SELECT model_latency FROM logs
+   WHERE rowid = json_extract(ids, '$[' || ((percent * n + 99) / 100 - 1) || ']')) AS seconds
+FROM groups JOIN (SELECT 50 AS percent UNION ALL SELECT 95)
+ORDER BY day, model, percentile
+"""
+
+ERROR_RATE_SQL = f"""
+SELECT day, model, sum(requests) AS requests,
+  sum(CASE WHEN error_code <> 0 THEN requests ELSE 0 END) AS errors,
+  round(100.0 * sum(CASE WHEN error_code <> 0 THEN requests ELSE 0 END) / sum(requests), 2)
+    AS error_rate
+FROM logs_daily
+WHERE day <> '' AND model <> ''{_ROLLUP_FILTERS}
+GROUP BY day, model
+ORDER BY day, model
+"""
+
+ERRORS_BY_CODE_SQL = f"""
+SELECT day, CAST(error_code AS TEXT) AS code, sum(requests) AS errors
+FROM logs_daily
+WHERE day <> '' AND error_code <> 0{_ROLLUP_FILTERS}
+GROUP BY day, error_code
+ORDER BY day, error_code
+"""
+
+TOKENS_SQL = f"""
+SELECT day, model, sum(prompt_tokens) AS prompt_tokens,
+  sum(completion_tokens) AS completion_tokens,
+  sum(prompt_tokens) + sum(completion_tokens) AS tokens
+FROM logs_daily
+WHERE day <> ''{_ROLLUP_FILTERS}
+GROUP BY day, model
+ORDER BY day, model
+"""
+
+# Days are UTC, so they are shown in UTC whatever the browser's time zone.
+_DAY = {"field": "day", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": "Day (UTC)",
+        "axis": {"format": "%b %d", "labelAngle": 0, "tickCount": "day"}}
+_MODEL = {"field": "model", "type": "nominal", "title": "Model",
+          "legend": {"orient": "bottom", "columns": 1}}
+
+
+def _chart(database: str, title: str, query: str, display: dict) -> dict:
+    return {"title": title, "db": database, "query": query, "library": "vega-lite",
+            "display": display}
+
+
+def _charts(database: str) -> dict:
+    return {
+        "latency": _chart(database, "Latency p50 and p95 per model (seconds)", LATENCY_SQL, {
+            "mark": {"type": "line", "point": True},
+            "encoding": {
+                "x": _DAY,
+                "y": {"field": "seconds", "type": "quantitative", "title": "Seconds"},
+                "color": _MODEL,
+                "strokeDash": {"field": "percentile", "type": "nominal",
+                               "title": "Percentile",
+                               "legend": {"orient": "bottom", "symbolType": "stroke",
+                                          "symbolStrokeColor": "#444"}},
+                "tooltip": [{"field": "day", "type": "temporal"}, {"field": "model"},
+                            {"field": "percentile"}, {"field": "seconds"},
+                            {"field": "n", "title": "n"}],
+            },
+        }),
+        "error_rate": _chart(database, "Error rate per model (%)", ERROR_RATE_SQL, {
+            "mark": {"type": "line", "point": True},
+            "encoding": {
+                "x": _DAY,
+                "y": {"field": "error_rate", "type": "quantitative", "title": "Errors (%)"},
+                "color": _MODEL,
+                "tooltip": [{"field": "day", "type": "temporal"}, {"field": "model"},
+                            {"field": "errors"}, {"field": "requests"},
+                            {"field": "error_rate", "title": "error rate (%)"}],
+            },
+        }),
+        "errors_by_code": _chart(database, "Errors by status code", ERRORS_BY_CODE_SQL, {
+            "mark": {"type": "bar"},
+            "encoding": {
+                "x": {**_DAY, "type": "ordinal",
+                      "axis": {"format": "%b %d", "formatType": "utc", "labelAngle": 0}},
+                "y": {"field": "errors", "type": "quantitative", "stack": "zero",
+                      "title": "Errors"},
+                "color": {"field": "code", "type": "nominal", "title": "Status code",
+                          "legend": {"orient": "bottom"}},
+                "tooltip": [{"field": "day", "type": "temporal"}, {"field": "code"},
+                            {"field": "errors"}],
+            },
+        }),
+        "tokens": _chart(database, "Tokens per day (prompt + completion)", TOKENS_SQL, {
+            "mark": {"type": "bar"},
+            "encoding": {
+                "x": {**_DAY, "type": "ordinal",
+                      "axis": {"format": "%b %d", "formatType": "utc", "labelAngle": 0}},
+                "y": {"field": "tokens", "type": "quantitative", "stack": "zero",
+                      "title": "Tokens"},
+                "color": _MODEL,
+                "tooltip": [{"field": "day", "type": "temporal"}, {"field": "model"},
+                            {"field": "prompt_tokens"}, {"field": "completion_tokens"}],
+            },
+        }),
+    }
+
+
+def dashboard_config(database: str) -> dict:
+    """Return the datasette-dashboards configuration of one logs database's dashboard."""
+    filters = copy.deepcopy(FILTERS)
+    for key in ("model", "workspace"):
+        filters[key]["db"] = database
+    return copy.deepcopy({
+        "title": f"Claude API requests: {database}",
+        "description": "Latency, errors and tokens per UTC day. Filters apply to every chart; "
+                       "leave one empty to include everything.",
+        "layout": [["latency", "error_rate"], ["errors_by_code", "tokens"]],
+        "filters": filters,
+        "charts": _charts(database),
+    })
+
+
+def outdated_dashboard(database: str) -> dict:
+    """Return a dashboard that explains how to add the tables the charts need."""
+    return {
+        "title": f"Claude API requests: {database}",
+        "description": "",
+        "charts": {
+            "upgrade": {
+                "library": "markdown",
+                "display": (
+                    f"The database `{database}` was made by an older claude-logs and lacks the "
+                    "`logs_daily` table that the charts read. Any claude-logs command that "
+                    f"opens it adds the table, for example `claude-logs report {database}.db`."
+                ),
+            }
+        },
+    }
+
+
+# path -> (file signature, tables found), so a page that reads the metadata many times opens
+# each database once until it changes.
+_table_cache: dict[str, tuple[tuple, frozenset]] = {}
+
+
+def _signature(path: str) -> tuple:
+    parts = []
+    for name in (path, path + "-wal"):
+        try:
+            stat = os.stat(name)
+        except OSError:
+            parts.append(None)
+        else:
+            parts.append((stat.st_mtime_ns, stat.st_size))
+    return tuple(parts)
+
+
+def _our_tables(path: str) -> frozenset:
+    signature = _signature(path)
+    cached = _table_cache.get(path)
+    if cached and cached[0] == signature:
+        return cached[1]
+    try:
+        conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            tables = frozenset(
+                row[0] for row in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name IN ('logs', 'logs_daily')"
+                )
+            )
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        tables = frozenset()
+    _table_cache[path] = (signature, tables)
+    return tables
+
+
+def dashboards(datasette) -> dict:
+    """Return {slug: dashboard} for each attached database file that has a `logs` table."""
+    result = {}
+    for name, database in datasette.databases.items():
+        if database.is_memory or not database.path:
+            continue
+        tables = _our_tables(database.path)
+        if "logs" not in tables:
+            continue
+        result[name] = dashboard_config(name) if "logs_daily" in tables else outdated_dashboard(name)
+    return result
+
+
+@hookimpl
+def get_metadata(datasette, key, database, table):
+    if key not in (None, "plugins"):
+        return {}
+    found = dashboards(datasette)
+    if not found:
+        return {}
+    # A fresh dict on every call: datasette-dashboards edits the configuration it is given.
+    return {"plugins": {PLUGIN: found}}
