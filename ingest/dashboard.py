@@ -83,7 +83,8 @@ ORDER BY day, model
 """
 
 ERRORS_BY_CODE_SQL = f"""
-SELECT day, CAST(error_code AS TEXT) AS code, sum(requests) AS errors
+SELECT day, CASE error_code WHEN -1 THEN 'none' ELSE CAST(error_code AS TEXT) END AS code,
+  sum(requests) AS errors
 FROM logs_daily
 WHERE day <> '' AND error_code <> 0{_ROLLUP_FILTERS}
 GROUP BY day, error_code

@@ -128,12 +128,14 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
 
 
 # The dashboard's charts group a million entries by day. Reading them from the table takes
-# seconds, so these triggers keep a per-day rollup up to date as entries land. A request with
-# no error is stored under error_code 0, and a missing day, model or workspace as '', because
-# NULLs never conflict in a primary key and the upsert would add a row for each of them.
+# seconds, so these triggers keep a per-day rollup up to date as entries land. error_code is 0
+# for a request without error and -1 for a failed one without a status code (error_detail
+# only). A missing day, model or workspace is stored as '', because NULLs never conflict in a
+# primary key and the upsert would add a row for each of them.
 _ROLLUP_KEY = (
     "coalesce(substr({row}.started_at, 1, 10), ''), coalesce({row}.model, ''), "
-    "coalesce({row}.workspace_id, ''), coalesce({row}.error_code, 0)"
+    "coalesce({row}.workspace_id, ''), "
+    "coalesce({row}.error_code, CASE WHEN {row}.error_detail IS NULL THEN 0 ELSE -1 END)"
 )
 _ROLLUP_ADD = """
     INSERT INTO logs_daily (day, model, workspace_id, error_code, requests, latency_n,
@@ -180,7 +182,7 @@ def m002_daily_rollup(db: sqlite_utils.Database) -> None:
     db.execute(f"CREATE TRIGGER logs_daily_delete AFTER DELETE ON logs BEGIN {remove} END")
     db.execute(
         "CREATE TRIGGER logs_daily_update AFTER UPDATE OF started_at, model, workspace_id, "
-        "error_code, model_latency, prompt_token_count, completion_token_count ON logs "
+        "error_code, error_detail, model_latency, prompt_token_count, completion_token_count ON logs "
         f"BEGIN {remove} {add} END"
     )
     db.execute(

@@ -45,9 +45,13 @@ def synthetic_entries(days: int = 5, per_day: int = 60, seed: int = 3,
                                            microseconds=rng.randint(1, 999999))
                 error = "None"
                 if rng.random() < 0.08:
-                    code = rng.choice(list(ERROR_CODES))
-                    error = json.dumps({"client_error": ERROR_CODES[code], "code": code,
-                                        "detail": "synthetic failure"}, separators=(",", ":"))
+                    code = rng.choice([*ERROR_CODES, None])
+                    if code is None:
+                        # Stored with an error_detail and no error_code.
+                        error = "upstream connect error"
+                    else:
+                        error = json.dumps({"client_error": ERROR_CODES[code], "code": code,
+                                            "detail": "synthetic failure"}, separators=(",", ":"))
                 prompt_tokens = rng.randint(5, 3000)
                 completion_tokens = 0 if error != "None" else rng.randint(1, 900)
                 entries.append({

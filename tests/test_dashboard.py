@@ -33,7 +33,11 @@ def day_of(entry) -> str:
 
 
 def code_of(entry):
-    return error_columns(entry["error"])[0]
+    """Return the error's status code as text, "none" for an error without one, else None."""
+    code, detail, _ = error_columns(entry["error"])
+    if code is None and detail is None:
+        return None
+    return "none" if code is None else str(code)
 
 
 def run_chart(db, sql, options=None):
@@ -152,7 +156,7 @@ def test_counting_charts_match_entries(fixture):
     db, entries = fixture
     requests = Counter((day_of(e), e["model"]) for e in entries)
     errors = Counter((day_of(e), e["model"]) for e in entries if code_of(e) is not None)
-    by_code = Counter((day_of(e), str(code_of(e))) for e in entries if code_of(e) is not None)
+    by_code = Counter((day_of(e), code_of(e)) for e in entries if code_of(e) is not None)
     tokens = Counter()
     for entry in entries:
         tokens[(day_of(entry), entry["model"])] += (entry["prompt_token_count"]
@@ -189,7 +193,8 @@ def recomputed(connection):
     return connection.execute(
         """
         SELECT coalesce(substr(started_at, 1, 10), ''), coalesce(model, ''),
-               coalesce(workspace_id, ''), coalesce(error_code, 0), count(*),
+               coalesce(workspace_id, ''),
+               coalesce(error_code, CASE WHEN error_detail IS NULL THEN 0 ELSE -1 END), count(*),
                count(model_latency), coalesce(sum(prompt_token_count), 0),
                coalesce(sum(completion_token_count), 0)
         FROM logs GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
@@ -221,6 +226,8 @@ def test_rollup_follows_deletes_and_updates(fixture, tmp_path):
     target.execute("DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs LIMIT 25)")
     target.execute("UPDATE logs SET model = 'renamed', error_code = 503, model_latency = NULL "
                    "WHERE rowid IN (SELECT rowid FROM logs LIMIT 10)")
+    target.execute("UPDATE logs SET error_code = NULL, error_detail = 'reset' "
+                   "WHERE rowid IN (SELECT rowid FROM logs LIMIT 5 OFFSET 50)")
     target.commit()
 
     assert rollup(target) == recomputed(target)
@@ -229,7 +236,7 @@ def test_rollup_follows_deletes_and_updates(fixture, tmp_path):
 
 def test_dashboard_draws_every_chart_offline(fixture):
     db, entries = fixture
-    codes = sorted({str(code_of(e)) for e in entries if code_of(e) is not None})
+    codes = sorted({code_of(e) for e in entries if code_of(e) is not None})
 
     with datasette_server(db) as base, offline_page() as (page, blocked, errors):
         page.add_init_script(CAPTURE_VEGA_VIEWS)
