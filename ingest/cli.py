@@ -35,7 +35,10 @@ def _open(path: str):
 def ingest(db_path, paths, force, silent):
     """Ingest saved Console log pages into DB.
 
-    PATH is a page file, a folder (searched recursively for *.json) or - for standard input.
+    PATH is a file, a folder (searched recursively for *.json, *.har, *.jsonl, *.ndjson and
+    each of those with .gz) or - for standard input. A file is a page (a JSON array of
+    entries, or an object holding it under data, logs, entries, items or results), a HAR
+    capture, or JSON Lines (one entry per line), optionally gzip-compressed.
     Entries are stored once, by content hash, however often they appear. Files unchanged since
     the last run are skipped without being read.
 
@@ -48,15 +51,18 @@ def ingest(db_path, paths, force, silent):
     def problem(message: str) -> None:
         click.echo(f"Error: {message}", err=True)
 
+    def note(message: str) -> None:
+        click.echo(f"Note: {message}", err=True)
+
     show_bar = not silent and sys.stderr.isatty()
     if show_bar:
         total = sum(source.size for source in find_sources(list(paths), on_error=lambda e: None))
         with click.progressbar(length=total, label="Ingesting", file=sys.stderr,
                                show_pos=False, show_percent=True) as bar:
             summary = ingest_paths(db, list(paths), force=force, on_progress=bar.update,
-                                   on_problem=problem)
+                                   on_problem=problem, on_note=note)
     else:
-        summary = ingest_paths(db, list(paths), force=force, on_problem=problem)
+        summary = ingest_paths(db, list(paths), force=force, on_problem=problem, on_note=note)
 
     click.echo(summary.line())
     if not summary.ok:

@@ -19,7 +19,8 @@ from typing import BinaryIO, Callable
 import sqlite_utils
 
 from .canonical import content_hash
-from .pages import Page, PageError, parse_page
+from .pages import Page, PageError
+from .reader import Document, is_json_lines, open_input
 from .rows import BASE_COLUMNS, SOURCE_COLUMNS, base_row, column_for_key, column_type, to_sqlite
 from .sources import Source, SourceError, find_sources
 
@@ -39,6 +40,8 @@ class RunSummary:
     entries_read: int = 0
     entries_new: int = 0
     entries_rejected: int = 0
+    har_files: int = 0
+    har_log_pages: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -56,7 +59,14 @@ class RunSummary:
             f"{self.files_failed:,} failed; entries: {self.entries_read:,} read, "
             f"{self.entries_new:,} new, {self.entries_duplicate:,} duplicate, "
             f"{self.entries_rejected:,} rejected"
-        )
+        ) + self._har_part()
+
+    def _har_part(self) -> str:
+        if not self.har_files:
+            return ""
+        pages = "log page" if self.har_log_pages == 1 else "log pages"
+        captures = "HAR capture" if self.har_files == 1 else "HAR captures"
+        return f"; {self.har_log_pages:,} {pages} in {self.har_files:,} {captures}"
 
 
 def _now() -> str:
@@ -65,12 +75,13 @@ def _now() -> str:
 
 class _Ingest:
     def __init__(self, db: sqlite_utils.Database, force: bool, on_progress, on_problem,
-                 stdin: BinaryIO | None):
+                 stdin: BinaryIO | None, on_note=None):
         self.db = db
         self.conn: sqlite3.Connection = db.conn
         self.force = force
         self.on_progress = on_progress or (lambda size: None)
         self.on_problem = on_problem or (lambda message: None)
+        self.on_note = on_note or (lambda message: None)
         self.stdin = stdin
         self.summary = RunSummary()
         self.batch_entries = 0
@@ -146,30 +157,20 @@ class _Ingest:
                 self.summary.files_skipped += 1
                 return
         try:
-            data = self.read(source)
+            opened = open_input(source, self.stdin if self.stdin is not None else sys.stdin.buffer)
         except OSError as error:
             self.fail(source, None, f"cannot be read: {error.strerror or error}")
             return
-        sha256 = hashlib.sha256(data).hexdigest()
-        if source.is_stdin:
-            ledger_path = f"<stdin {sha256[:16]}>"
-            source = Source(ledger_path, len(data), 0)
-        if not self.force and self.skip_known_content(source, sha256):
-            self.summary.files_skipped += 1
-            return
-        try:
-            page = parse_page(data)
-        except PageError as error:
-            self.fail(source, sha256, str(error))
-            return
-        self.store(source, sha256, page)
-
-    def read(self, source: Source) -> bytes:
-        if source.is_stdin:
-            stream = self.stdin if self.stdin is not None else sys.stdin.buffer
-            return stream.read()
-        with open(source.path, "rb") as file:
-            return file.read()
+        with opened.file:
+            sha256 = opened.sha256
+            if source.is_stdin:
+                ledger_path = f"<stdin {sha256[:16]}>"
+                source = Source(ledger_path, opened.size, 0)
+            if not self.force and self.skip_known_content(source, sha256):
+                self.summary.files_skipped += 1
+                return
+            document = Document(opened.file, json_lines=is_json_lines(source.path))
+            self.store(source, sha256, document)
 
     def skip_known_content(self, source: Source, sha256: str) -> bool:
         """Record and skip a file whose exact bytes were ingested before, here or elsewhere."""
@@ -214,29 +215,56 @@ class _Ingest:
              rejected, self.summary.run_id, _now()),
         )
 
-    def store(self, source: Source, sha256: str, page: Page) -> None:
-        for index, reason in page.rejected:
-            self.problem(f"{source.path}: entry {index} {reason}; it was not stored")
-
+    def store(self, source: Source, sha256: str, document: Document) -> None:
+        """Insert every page of a document and its ledger row in one savepoint."""
         self.begin_batch()
         self.conn.execute("SAVEPOINT file")
+        read = new = 0
+        rejected: list[str] = []
         try:
-            extra = self.add_columns(page)
-            new = self.insert_rows(page, extra)
-            self.write_ledger(source, sha256, "ingested", None, page.entries_read, new,
-                              len(page.rejected))
-        except sqlite3.DatabaseError as error:
+            for page in document.pages():
+                extra = self.add_columns(page)
+                new += self.insert_rows(page, extra)
+                read += page.entries_read
+                rejected.extend(
+                    f"{source.path}: {page.origin}{page.position} {index} {reason}; "
+                    "it was not stored"
+                    for index, reason in page.rejected
+                )
+            self.write_ledger(source, sha256, "ingested", None, read, new, len(rejected))
+        except (PageError, OSError, sqlite3.DatabaseError) as error:
             self.conn.execute("ROLLBACK TO file")
             self.conn.execute("RELEASE file")
-            self.fail(source, sha256, f"could not be stored: {error}")
+            # The rollback also undid any column this file added.
+            self.columns = {row[1] for row in self.conn.execute("PRAGMA table_info(logs)")}
+            self.report_parts(source, document)
+            if isinstance(error, PageError):
+                reason = str(error)
+            elif isinstance(error, OSError):
+                reason = f"cannot be read: {error.strerror or error}"
+            else:
+                reason = f"could not be stored: {error}"
+            self.fail(source, sha256, reason)
             return
         self.conn.execute("RELEASE file")
 
+        self.report_parts(source, document)
+        for message in rejected:
+            self.problem(message)
         self.summary.files_read += 1
-        self.summary.entries_read += page.entries_read
+        self.summary.entries_read += read
         self.summary.entries_new += new
-        self.summary.entries_rejected += len(page.rejected)
-        self.batch_entries += page.entries_read
+        self.summary.entries_rejected += len(rejected)
+        if document.log_pages is not None:
+            self.summary.har_files += 1
+            self.summary.har_log_pages += document.log_pages
+        self.batch_entries += read
+
+    def report_parts(self, source: Source, document: Document) -> None:
+        for message in document.problems:
+            self.problem(f"{source.path}: {message}")
+        for message in document.notes:
+            self.on_note(f"{source.path}: {message}")
 
     def add_columns(self, page: Page) -> dict[str, str]:
         """Add a column for each new key with a non-null value; return {key: column} of extras."""
@@ -284,12 +312,15 @@ def ingest(
     on_progress: Callable[[int], None] | None = None,
     on_problem: Callable[[str], None] | None = None,
     stdin: BinaryIO | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> RunSummary:
-    """Ingest the files, folders (searched recursively for *.json) and `-` (stdin) in paths.
+    """Ingest the files, folders and `-` (stdin) in paths.
 
-    Unchanged files are skipped without being parsed unless force is set. A bad file or entry
-    never stops the run: each is passed to on_problem as one line naming the path and the
-    reason, and listed in the summary's problems. on_progress receives each input's size in
-    bytes once it is done.
+    A folder is searched recursively for the suffixes in sources.PAGE_SUFFIXES; reader.py
+    lists the formats read. Unchanged files are skipped without being parsed unless force is
+    set. A bad file or entry never stops the run: each is passed to on_problem as one line
+    naming the path and the reason, and listed in the summary's problems. on_note receives
+    parts of an input skipped on purpose, such as a HAR's log responses with an error status.
+    on_progress receives each input's size in bytes once it is done.
     """
-    return _Ingest(db, force, on_progress, on_problem, stdin).run(paths)
+    return _Ingest(db, force, on_progress, on_problem, stdin, on_note).run(paths)

@@ -1,5 +1,7 @@
 """Parse a saved Console log page (a JSON array of entries) into entries and rejections.
 
+A page may also come wrapped in an object that contains the array under one of WRAPPER_KEYS.
+
 orjson parses nearly every page. It rejects NaN and lone surrogates, and it keeps the last value
 of a duplicate key without an error. So a page that orjson rejects, or that may contain a
 duplicate key, is parsed again with the standard library. That parser can point at the one
@@ -22,6 +24,15 @@ class PageError(ValueError):
     """The whole file is not a usable log page; the message gives the reason in plain words."""
 
 
+class EntryError(ValueError):
+    """One entry's JSON text is invalid; the message gives the reason without naming the entry."""
+
+
+# Keys under which a page wrapped in an object contains its list of entries, as API clients and
+# export tools commonly name it: {"data": [...], "has_more": true}.
+WRAPPER_KEYS = ("data", "logs", "entries", "items", "results")
+
+
 @dataclass
 class Entry:
     index: int
@@ -34,6 +45,10 @@ class Page:
     entries: list[Entry] = field(default_factory=list)
     # (index, reason) for each entry that was not stored.
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    # How a rejection names an entry's index: "entry 3" in a page, "line 7" in JSON Lines.
+    position: str = "entry"
+    # Where in the file the page came from, as a prefix for rejections ("log page 2 (URL): ").
+    origin: str = ""
 
     @property
     def entries_read(self) -> int:
@@ -100,7 +115,7 @@ def _as_entries(value) -> list:
     if isinstance(value, list):
         return value
     if isinstance(value, dict):
-        raise PageError(_describe_object(value))
+        return _unwrap(value)
     raise PageError(
         f"is a JSON {_json_type_name(value)}, not a log page, which is a JSON array of entries"
     )
@@ -111,6 +126,18 @@ def _json_type_name(value) -> str:
         return "null"
     return {bool: "boolean", int: "number", float: "number", str: "string",
             list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
+def _unwrap(value: dict) -> list:
+    keys = [key for key in WRAPPER_KEYS if isinstance(value.get(key), list)]
+    if len(keys) > 1:
+        raise PageError(
+            f"is a JSON object with lists of entries under more than one key "
+            f"({', '.join(keys)}), so the page it wraps is ambiguous"
+        )
+    if keys:
+        return value[keys[0]]
+    raise PageError(_describe_object(value))
 
 
 class _DuplicateKey:
@@ -163,7 +190,7 @@ def _invalid_json(text: str, error: json.JSONDecodeError) -> PageError:
     return PageError(message)
 
 
-def _parse_with_stdlib(data: bytes) -> list:
+def _load_with_stdlib(data: bytes):
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -171,19 +198,16 @@ def _parse_with_stdlib(data: bytes) -> list:
             f"is not valid UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})"
         ) from None
     try:
-        value = json.loads(text, object_pairs_hook=_pairs_to_dict, parse_constant=_NonFinite)
+        return json.loads(text, object_pairs_hook=_pairs_to_dict, parse_constant=_NonFinite)
     except json.JSONDecodeError as error:
         raise _invalid_json(text, error) from None
-    if isinstance(value, _DuplicateKey):
-        raise PageError(f'is a JSON object with the key "{value.key}" twice, not a log page')
-    return _as_entries(value)
 
 
-def parse_page(data: bytes) -> Page:
-    """Parse the bytes of a saved page into entries with their canonical JSON.
+def check_start(data: bytes) -> bytes:
+    """Check the start of a file (or all of it) for what makes the whole file unusable.
 
-    Raises PageError when the file as a whole is not a log page. Entries that JSON cannot
-    represent faithfully are listed in Page.rejected and the others are kept.
+    Returns data as UTF-8 without a byte-order mark. Raises PageError for an empty file, an
+    HTML page, invalid UTF-16 and NUL bytes in UTF-8.
     """
     if not data.strip():
         raise PageError("is empty (0 bytes)" if not data else "contains only whitespace")
@@ -194,30 +218,85 @@ def parse_page(data: bytes) -> Page:
             "that the browser saved in place of the JSON. Open the logs URL while signed in "
             "to the Console and save the JSON response"
         )
+    return data
 
+
+def load_document(data: bytes) -> tuple[object, bool]:
+    """Parse the bytes of a whole JSON file after checking its encoding.
+
+    Returns the value and whether the standard library parsed it, in which case the value
+    may hold markers for duplicate keys and non-finite numbers that add_entry turns into
+    rejections. Raises PageError for a file that is not JSON text.
+    """
+    data = check_start(data)
     try:
         value = orjson.loads(data)
-        entries = _as_entries(value)
-        needs_stdlib = _string_tokens_in_text(data) != _string_tokens_in_value(value)
+        if _string_tokens_in_text(data) == _string_tokens_in_value(value):
+            return value, False
     except orjson.JSONDecodeError:
-        needs_stdlib = True
-    if needs_stdlib:
-        entries = _parse_with_stdlib(data)
+        pass
+    value = _load_with_stdlib(data)
+    if isinstance(value, _DuplicateKey):
+        raise PageError(f'is a JSON object with the key "{value.key}" twice, not a log page')
+    return value, True
 
+
+def parse_entry(data: bytes) -> tuple[object, bool]:
+    """Parse the JSON text of one entry, as load_document parses a whole file.
+
+    Returns the value and whether the standard library parsed it. Raises EntryError for
+    text that is not valid UTF-8 JSON.
+    """
+    try:
+        value = orjson.loads(data)
+        if _string_tokens_in_text(data) == _string_tokens_in_value(value):
+            return value, False
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise EntryError(
+            f"is not valid UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})"
+        ) from None
+    try:
+        value = json.loads(text, object_pairs_hook=_pairs_to_dict, parse_constant=_NonFinite)
+    except json.JSONDecodeError as error:
+        raise EntryError(f"is not valid JSON at column {error.colno}: {error.msg}") from None
+    return value, True
+
+
+def add_entry(page: Page, index: int, value, from_stdlib: bool) -> None:
+    """Add a parsed entry to page with its canonical JSON, or list it as rejected."""
+    if not isinstance(value, dict):
+        if isinstance(value, _DuplicateKey):
+            page.rejected.append((index, f'has the key "{value.key}" twice'))
+        else:
+            page.rejected.append((index, f"is a JSON {_json_type_name(value)}, not an object"))
+        return
+    try:
+        if from_stdlib:
+            value = _clean(value)
+        page.entries.append(Entry(index, value, canonical_json(value)))
+    except NotCanonicalizable as error:
+        page.rejected.append((index, str(error)))
+
+
+def page_from_value(value, from_stdlib: bool) -> Page:
+    """Build a Page from a parsed page: an array of entries, or an object that wraps one.
+
+    Raises PageError when value is neither.
+    """
     page = Page()
-    for index, value in enumerate(entries):
-        if not isinstance(value, dict):
-            if isinstance(value, _DuplicateKey):
-                page.rejected.append((index, f'has the key "{value.key}" twice'))
-            else:
-                page.rejected.append(
-                    (index, f"is a JSON {_json_type_name(value)}, not an object")
-                )
-            continue
-        try:
-            if needs_stdlib:
-                value = _clean(value)
-            page.entries.append(Entry(index, value, canonical_json(value)))
-        except NotCanonicalizable as error:
-            page.rejected.append((index, str(error)))
+    for index, item in enumerate(_as_entries(value)):
+        add_entry(page, index, item, from_stdlib)
     return page
+
+
+def parse_page(data: bytes) -> Page:
+    """Parse the bytes of a saved page into entries with their canonical JSON.
+
+    Raises PageError when the file as a whole is not a log page. Entries that JSON cannot
+    represent faithfully are listed in Page.rejected and the others are kept.
+    """
+    return page_from_value(*load_document(data))

@@ -8,8 +8,12 @@ from pathlib import Path
 
 STDIN = "-"
 
-# Suffixes of the files a folder search picks up.
-PAGE_SUFFIXES = (".json",)
+# Suffixes that name JSON Lines (one entry per line); other inputs are recognised by content.
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+
+# Suffixes of the files a folder search picks up, each also gzip-compressed.
+_FORMAT_SUFFIXES = (".json", ".har", *JSON_LINES_SUFFIXES)
+PAGE_SUFFIXES = (*_FORMAT_SUFFIXES, *(suffix + ".gz" for suffix in _FORMAT_SUFFIXES))
 
 
 class SourceError(Exception):

@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 
 import ingest.loader
+import ingest.reader
 from conftest import make_entry, write_page
 from ingest.database import open_database
 from ingest.loader import ingest as ingest_paths
@@ -152,8 +153,8 @@ def test_unchanged_files_not_read(tmp_path, monkeypatch):
     assert ingest_paths(db, [str(folder)]).entries_new == 6
 
     parsed, opened = [], []
-    real_parse, real_open = ingest.loader.parse_page, open
-    monkeypatch.setattr(ingest.loader, "parse_page", lambda data: parsed.append(1) or real_parse(data))
+    real_parse, real_open = ingest.reader.load_document, open
+    monkeypatch.setattr(ingest.reader, "load_document", lambda data: parsed.append(1) or real_parse(data))
     monkeypatch.setattr("builtins.open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
     summary = ingest_paths(db, [str(folder)])
 
@@ -171,8 +172,8 @@ def test_touched_unchanged_file_skipped_by_hash(tmp_path, monkeypatch):
     os.utime(page, ns=(1_000_000_000, 1_000_000_000))
 
     parsed = []
-    real_parse = ingest.loader.parse_page
-    monkeypatch.setattr(ingest.loader, "parse_page", lambda data: parsed.append(1) or real_parse(data))
+    real_parse = ingest.reader.load_document
+    monkeypatch.setattr(ingest.reader, "load_document", lambda data: parsed.append(1) or real_parse(data))
     summary = ingest_paths(db, [str(page)])
 
     assert parsed == []
