@@ -5,16 +5,22 @@
 The database is built once under bench/data/ (git-ignored) through the same INSERT OR IGNORE
 and triggers as an ingest, then reused while its entry count matches. Each query runs as
 datasette-dashboards sends it, with its [[ ... ]] filter blocks resolved, three times on a
-warm cache; the table shows the slowest run.
+warm cache; the table shows the slowest run, first straight through sqlite3 and then as the
+page requests it from Datasette (an in-process client, with Datasette's default 1 s time limit).
+
+--compare-ingest builds the database a second time without the rollup triggers and the
+latency index, to show what they add to the insert time.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import platform
 import random
 import sqlite3
+import statistics
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -24,10 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from datasette_dashboards import replace_opts_in_query  # noqa: E402
+from sqlite_utils import Database  # noqa: E402
 
 from ingest import dashboard  # noqa: E402
 from ingest.canonical import canonical_json, content_hash  # noqa: E402
-from ingest.database import open_database  # noqa: E402
+from ingest.database import migrations, open_database  # noqa: E402
 from ingest.rows import BASE_COLUMNS, base_row  # noqa: E402
 
 MODELS = {
@@ -68,12 +75,21 @@ def make_entry(rng: random.Random, moment: datetime) -> dict:
     }
 
 
-def build(path: Path, entries: int, days: int, seed: int = 1) -> float:
-    """Write `entries` synthetic entries spread over `days` days; return the seconds taken."""
+def build(path: Path, entries: int, days: int, seed: int = 1, rollup: bool = True) -> float:
+    """Write `entries` synthetic entries spread over `days` days; return the seconds taken.
+
+    With rollup False the migration that adds the rollup triggers and the latency index is
+    left out, to measure what they cost.
+    """
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = open_database(path)
+    if rollup:
+        db = open_database(path)
+    else:
+        db = Database(path)
+        db.enable_wal()
+        migrations.apply(db, stop_before=ROLLUP_MIGRATION)
     rng = random.Random(seed)
     start = datetime(2024, 7, 1, tzinfo=timezone.utc)
     sql = "INSERT OR IGNORE INTO logs ({}) VALUES ({})".format(
@@ -94,6 +110,10 @@ def build(path: Path, entries: int, days: int, seed: int = 1) -> float:
     db.execute("ANALYZE")
     db.conn.close()
     return elapsed
+
+
+ROLLUP_MIGRATION = next(migration.name for migration in migrations.pending(Database(memory=True))
+                        if migration.name.endswith("_daily_rollup"))
 
 
 def cases(database: sqlite3.Connection) -> list[tuple[str, dict]]:
@@ -118,15 +138,42 @@ def queries() -> dict[str, str]:
     return named
 
 
-def time_query(database: sqlite3.Connection, sql: str, options: dict) -> tuple[float, int]:
+RUNS = 5
+
+
+def time_query(database: sqlite3.Connection, sql: str, options: dict) -> tuple[list[float], int]:
+    """Return the seconds of each run and the number of rows."""
     resolved = replace_opts_in_query(sql, options)
     runs = []
     rows = 0
-    for _ in range(3):
+    for _ in range(RUNS):
         began = time.perf_counter()
         rows = len(database.execute(resolved, options).fetchall())
         runs.append(time.perf_counter() - began)
-    return max(runs), rows
+    return runs, rows
+
+
+def time_in_datasette(path: Path, sql: str, options: dict) -> list[float]:
+    """Return the seconds of each request for the chart's JSON, as dashboards.js sends it."""
+    from urllib.parse import urlencode
+
+    from datasette.app import Datasette
+
+    datasette = Datasette([str(path)])
+    query = urlencode({"sql": replace_opts_in_query(sql, options), **options,
+                       "_shape": "objects"})
+
+    async def fetch() -> list[float]:
+        runs = []
+        for _ in range(RUNS):
+            began = time.perf_counter()
+            response = await datasette.client.get(f"/{path.stem}.json?{query}")
+            runs.append(time.perf_counter() - began)
+            if response.status_code != 200:
+                raise RuntimeError(f"Datasette returned {response.status_code}: {response.text}")
+        return runs
+
+    return asyncio.run(fetch())
 
 
 def main() -> None:
@@ -135,7 +182,17 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--db", type=Path, default=ROOT / "bench" / "data" / "dashboard.db")
     parser.add_argument("--plans", action="store_true", help="Print EXPLAIN QUERY PLAN too.")
+    parser.add_argument("--compare-ingest", action="store_true",
+                        help="Also time the insert without the rollup triggers and latency index.")
     args = parser.parse_args()
+
+    if args.compare_ingest:
+        plain = args.db.with_name("dashboard-without-rollup.db")
+        seconds = build(plain, args.entries, args.days, rollup=False)
+        print(f"Insert without rollup triggers and latency index: {seconds:.1f} s")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{plain}{suffix}").unlink(missing_ok=True)
+        args.db.unlink(missing_ok=True)
 
     database = None
     if args.db.exists():
@@ -152,18 +209,21 @@ def main() -> None:
     print(f"{args.entries:,} entries over {args.days} days; SQLite {sqlite3.sqlite_version}, "
           f"Python {platform.python_version()}, {platform.machine()}; "
           f"{datetime.now(timezone.utc):%Y-%m-%d}\n")
-    print("| query | filters | rows | seconds (slowest of 3) |")
-    print("|---|---|---:|---:|")
+    print("| query | filters | rows | sqlite3 median (s) | sqlite3 max (s) "
+          "| Datasette median (s) | Datasette max (s) |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     slowest = 0.0
     for name, sql in queries().items():
         for label, options in cases(database):
-            seconds, rows = time_query(database, sql, options)
-            slowest = max(slowest, seconds)
-            print(f"| {name} | {label} | {rows:,} | {seconds:.3f} |")
+            direct, rows = time_query(database, sql, options)
+            served = time_in_datasette(args.db, sql, options)
+            slowest = max(slowest, *direct, *served)
+            print(f"| {name} | {label} | {rows:,} | {statistics.median(direct):.3f} "
+                  f"| {max(direct):.3f} | {statistics.median(served):.3f} | {max(served):.3f} |")
             if args.plans:
                 resolved = replace_opts_in_query(sql, options)
                 for row in database.execute("EXPLAIN QUERY PLAN " + resolved, options):
-                    print(f"|   | plan: {row[3]} | | |")
+                    print(f"|   | plan: {row[3]} | | | | | |")
     print(f"\nSlowest: {slowest:.3f} s")
 
 
