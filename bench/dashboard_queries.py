@@ -4,12 +4,12 @@
 
 The database is built once under bench/data/ (git-ignored) through the same INSERT OR IGNORE
 and triggers as an ingest, then reused while its entry count matches. Each query runs as
-datasette-dashboards sends it, with its [[ ... ]] filter blocks resolved, three times on a
-warm cache; the table shows the slowest run, first straight through sqlite3 and then as the
-page requests it from Datasette (an in-process client, with Datasette's default 1 s time limit).
+datasette-dashboards sends it, with its [[ ... ]] filter blocks resolved, five times straight
+through sqlite3 and five times through Datasette's in-process client, with Datasette's default
+1 s time limit in force. The table shows the median and the slowest run of each five.
 
---compare-ingest builds the database a second time without the rollup triggers and the
-latency index, to show what they add to the insert time.
+--compare-ingest first times the insert into a database without the rollup triggers and the
+latency index, then rebuilds the benchmark database with them, to show what they cost.
 """
 
 from __future__ import annotations

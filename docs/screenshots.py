@@ -42,7 +42,7 @@ def wait_for(url: str, process: subprocess.Popen) -> None:
                 return
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"datasette did not answer at {url}")
+                raise SystemExit(f"datasette did not respond at {url} within 30 s")
             time.sleep(0.2)
 
 
