@@ -9,6 +9,7 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from .queries import create_views
 from .rows import BASE_COLUMNS, DERIVED_COLUMNS, IDENTITY_COLUMNS, SOURCE_COLUMNS
 
 # Long enough to wait out another ingest's batch commit or a Datasette query.
@@ -21,9 +22,16 @@ class DatabaseError(Exception):
     """The database cannot be opened or used; the message names the path and the remedy."""
 
 
+LONG_TEXT_COLUMNS = ("request", "prompt", "response", "raw")
+
+
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
     columns = {**IDENTITY_COLUMNS, **SOURCE_COLUMNS, **DERIVED_COLUMNS}
+    # Long text goes last: SQLite stores what does not fit in a page in overflow pages, and a
+    # query that reads only the short columns before it never has to load them.
+    for name in LONG_TEXT_COLUMNS:
+        columns[name] = columns.pop(name)
     definitions = ",\n    ".join(
         f"[{name}] {kind}" + (" PRIMARY KEY" if name == "content_hash" else "")
         for name, kind in columns.items()
@@ -70,6 +78,39 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("CREATE INDEX files_sha256 ON files (sha256)")
+
+
+@migrations()
+def m002_query_indexes_and_views(db: sqlite_utils.Database) -> None:
+    # Without these, the canned queries read the whole table, which takes over a second per
+    # million entries. The percentile
+    # query walks (model, model_latency, started_at). The two latency rankings read
+    # model_latency in order and filter on model and prompt size inside the index.
+    # token_totals and error_rates group by day or hour in index order instead of sorting.
+    db.execute(
+        "CREATE INDEX logs_model_latency ON logs (model, model_latency, started_at)"
+    )
+    db.execute(
+        "CREATE INDEX logs_latency ON logs (model_latency, model, prompt_token_count)"
+    )
+    db.execute(
+        "CREATE INDEX logs_day_usage ON logs (substr(started_at, 1, 10), model, workspace_id, "
+        "api_key_uuid, prompt_token_count, completion_token_count, started_at)"
+    )
+    db.execute(
+        "CREATE INDEX logs_hour_model ON logs (substr(started_at, 1, 13), model, started_at)"
+    )
+    # Failed requests, with everything the error queries read. The WHERE clause must match the
+    # queries' own text for SQLite to use this partial index. It replaces logs_error_code,
+    # which covered only the requests that have a status code.
+    db.execute(
+        "CREATE INDEX logs_failed ON logs (started_at, model, error_code, error_detail) "
+        "WHERE error_code IS NOT NULL OR error_detail IS NOT NULL"
+    )
+    db.execute("DROP INDEX IF EXISTS logs_error_code")
+    # A view per canned query, with every parameter empty, for the sqlite3 shell. A later
+    # change to a query's SQL needs a new migration that calls create_views again.
+    create_views(db)
 
 
 @contextmanager
@@ -160,7 +201,7 @@ _ROLLUP_REMOVE = """
 
 
 @migrations()
-def m002_daily_rollup(db: sqlite_utils.Database) -> None:
+def m003_daily_rollup(db: sqlite_utils.Database) -> None:
     db.execute(
         """
         CREATE TABLE logs_daily (

@@ -141,19 +141,49 @@ def _as_number(value):
     return value if type(value) in (int, float) else None
 
 
+# HTTP status of each error type in the Anthropic API's error responses, as its "Errors"
+# documentation lists them. Used when an entry's error has a type but no code.
+ERROR_TYPE_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+
+
 def error_columns(error) -> tuple:
-    """Return (error_code, error_detail, client_error) from the entry's `error` string."""
+    """Return (error_code, error_detail, client_error) from the entry's `error` string.
+
+    Every failed request gets a non-null error_detail, the error text itself when it has no
+    `detail` or `message`, so `error_detail IS NOT NULL` finds them all.
+    """
     if error is None or error == "None":
         return None, None, None
     parsed = _json_object(error) if type(error) is str else error if type(error) is dict else None
     if parsed is None:
         return None, str(error), None
+    # The API's own error body nests the error: {"type": "error", "error": {"type", "message"}}.
+    nested = parsed.get("error")
+    if type(nested) is dict:
+        parsed = {**parsed, **nested}
+    code = _as_int(parsed.get("code"))
+    if code is None:
+        code = ERROR_TYPE_STATUS.get(parsed.get("type"))
     detail = parsed.get("detail")
-    if detail is not None and type(detail) is not str:
+    if detail is None:
+        detail = parsed.get("message")
+    if detail is None:
+        detail = error if type(error) is str else orjson.dumps(error).decode()
+    elif type(detail) is not str:
         detail = orjson.dumps(detail).decode()
     client_error = parsed.get("client_error")
     return (
-        _as_int(parsed.get("code")),
+        code,
         detail,
         int(client_error) if type(client_error) is bool else None,
     )

@@ -276,3 +276,22 @@ def test_missing_path_reported(tmp_path, run_cli, missing):
     assert result.exit_code == 1
     assert result.stderr == f"Error: {tmp_path / missing}: no such file or folder\n"
     assert rows(tmp_path / "logs.db", "SELECT count(*) FROM logs") == [(1,)]
+
+
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        ("None", (None, None, None)),
+        ('{"client_error":true,"code":499,"detail":"Client disconnected"}',
+         (499, "Client disconnected", 1)),
+        ('{"type":"overloaded_error"}', (529, '{"type":"overloaded_error"}', None)),
+        ('{"type":"error","error":{"type":"rate_limit_error","message":"Slow down"}}',
+         (429, "Slow down", None)),
+        ('{"code":"503","detail":{"reason":"upstream"}}', (503, '{"reason":"upstream"}', None)),
+        ("Internal error", (None, "Internal error", None)),
+    ],
+)
+def test_error_columns_derived(tmp_path, run_cli, error, expected):
+    db_path = tmp_path / "logs.db"
+    run_cli("ingest", db_path, write_page(tmp_path / "a.json", [make_entry(1, error=error)]))
+    assert rows(db_path, "SELECT error_code, error_detail, client_error FROM logs") == [expected]

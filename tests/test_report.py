@@ -6,9 +6,6 @@ import subprocess
 
 import pytest
 
-# TODO: drop once the canned queries (ingest/queries.py) are on this branch.
-pytest.importorskip("ingest.queries")
-
 from ingest.queries import load_queries, run_query
 from ingest.report import Period, ReportError, build_report, periods, render_markdown
 from ingest.rows import error_columns, utc_timestamp
