@@ -13,6 +13,7 @@ from .loader import ingest as ingest_paths
 from .output import format_rows
 from .queries import QueryError, get_query, load_queries, run_query
 from .report import ReportError, build_report, render_html, render_markdown
+from .rollup import refresh_rollup
 from .sources import find_sources
 
 
@@ -68,6 +69,8 @@ def ingest(db_path, paths, force, silent):
                                    on_problem=problem, on_note=note)
     else:
         summary = ingest_paths(db, list(paths), force=force, on_problem=problem, on_note=note)
+    # The dashboard's per-day rollup takes the new entries in one pass after the run.
+    refresh_rollup(db.conn)
 
     click.echo(summary.line())
     if not summary.ok:

@@ -6,8 +6,8 @@ on each request, so this hook adds one dashboard per logs database with no metad
 The charts are vega-lite specs, rendered by the vega files that datasette-dashboards ships in
 its static folder, so the page loads nothing from another host.
 
-The counting charts read the `logs_daily` rollup, which triggers keep up to date. The latency
-chart reads nearest-rank percentiles from `logs` through the `logs_model_day_latency` index.
+The counting charts read the `logs_daily` rollup (see rollup.py). The latency chart reads
+nearest-rank percentiles from `logs` through the `logs_model_day_latency` index.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import sqlite3
 from pathlib import Path
 
 from datasette import hookimpl
+
+from .rollup import pending_entries
 
 PLUGIN = "datasette-dashboards"
 
@@ -175,15 +177,26 @@ def _charts(database: str) -> dict:
     }
 
 
-def dashboard_config(database: str) -> dict:
-    """Return the datasette-dashboards configuration of one logs database's dashboard."""
+DESCRIPTION = ("Latency, errors and tokens per UTC day. Filters apply to every chart; leave one "
+               "empty to include everything.")
+
+
+def dashboard_config(database: str, pending: int = 0) -> dict:
+    """Return the datasette-dashboards configuration of one logs database's dashboard.
+
+    pending is the number of entries that logs_daily does not contain yet; the description
+    says so when there are any.
+    """
     filters = copy.deepcopy(FILTERS)
     for key in ("model", "workspace"):
         filters[key]["db"] = database
+    description = DESCRIPTION
+    if pending:
+        description += (f" {pending:,} newer entries are not in the error and token charts yet: "
+                        "the next claude-logs ingest adds them.")
     return copy.deepcopy({
         "title": f"Claude API requests: {database}",
-        "description": "Latency, errors and tokens per UTC day. Filters apply to every chart; "
-                       "leave one empty to include everything.",
+        "description": description,
         "layout": [["latency", "error_rate"], ["errors_by_code", "tokens"]],
         "filters": filters,
         "charts": _charts(database),
@@ -201,16 +214,16 @@ def outdated_dashboard(database: str) -> dict:
                 "display": (
                     f"The database `{database}` was made by an older claude-logs and lacks the "
                     "`logs_daily` table that the charts read. Any claude-logs command that "
-                    f"opens it adds the table, for example `claude-logs report {database}.db`."
+                    "opens it adds the table, for example `claude-logs report` on it."
                 ),
             }
         },
     }
 
 
-# path -> (file signature, tables found), so a page that reads the metadata many times opens
+# path -> (file signature, inspection), so a page that reads the metadata many times opens
 # each database once until it changes.
-_table_cache: dict[str, tuple[tuple, frozenset]] = {}
+_inspections: dict[str, tuple[tuple, tuple[bool, int | None]]] = {}
 
 
 def _signature(path: str) -> tuple:
@@ -225,26 +238,24 @@ def _signature(path: str) -> tuple:
     return tuple(parts)
 
 
-def _our_tables(path: str) -> frozenset:
+def _inspect(path: str) -> tuple[bool, int | None]:
+    """Return (has a logs table, entries missing from logs_daily or None without it)."""
     signature = _signature(path)
-    cached = _table_cache.get(path)
+    cached = _inspections.get(path)
     if cached and cached[0] == signature:
         return cached[1]
     try:
         conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
         try:
-            tables = frozenset(
-                row[0] for row in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' "
-                    "AND name IN ('logs', 'logs_daily')"
-                )
-            )
+            has_logs = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                                    "AND name = 'logs'").fetchone() is not None
+            result = (has_logs, pending_entries(conn) if has_logs else None)
         finally:
             conn.close()
     except sqlite3.Error:
-        tables = frozenset()
-    _table_cache[path] = (signature, tables)
-    return tables
+        result = (False, None)
+    _inspections[path] = (signature, result)
+    return result
 
 
 def dashboards(datasette) -> dict:
@@ -253,10 +264,13 @@ def dashboards(datasette) -> dict:
     for name, database in datasette.databases.items():
         if database.is_memory or not database.path:
             continue
-        tables = _our_tables(database.path)
-        if "logs" not in tables:
+        has_logs, pending = _inspect(database.path)
+        if not has_logs:
             continue
-        result[name] = dashboard_config(name) if "logs_daily" in tables else outdated_dashboard(name)
+        if pending is None:
+            result[name] = outdated_dashboard(name)
+        else:
+            result[name] = dashboard_config(name, pending)
     return result
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from . import rollup
 from .queries import create_views
 from .rows import BASE_COLUMNS, DERIVED_COLUMNS, IDENTITY_COLUMNS, SOURCE_COLUMNS
 
@@ -168,73 +169,12 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
     return db
 
 
-# The dashboard's charts group a million entries by day. Reading them from the table takes
-# seconds, so these triggers keep a per-day rollup up to date as entries land. error_code is 0
-# for a request without error and -1 for a failed one without a status code (error_detail
-# only). A missing day, model or workspace is stored as '', because NULLs never conflict in a
-# primary key and the upsert would add a row for each of them.
-_ROLLUP_KEY = (
-    "coalesce(substr({row}.started_at, 1, 10), ''), coalesce({row}.model, ''), "
-    "coalesce({row}.workspace_id, ''), "
-    "coalesce({row}.error_code, CASE WHEN {row}.error_detail IS NULL THEN 0 ELSE -1 END)"
-)
-_ROLLUP_ADD = """
-    INSERT INTO logs_daily (day, model, workspace_id, error_code, requests, latency_n,
-                            prompt_tokens, completion_tokens)
-    VALUES ({key}, 1, new.model_latency IS NOT NULL, coalesce(new.prompt_token_count, 0),
-            coalesce(new.completion_token_count, 0))
-    ON CONFLICT DO UPDATE SET
-        requests = requests + 1,
-        latency_n = latency_n + excluded.latency_n,
-        prompt_tokens = prompt_tokens + excluded.prompt_tokens,
-        completion_tokens = completion_tokens + excluded.completion_tokens;
-"""
-_ROLLUP_REMOVE = """
-    UPDATE logs_daily SET
-        requests = requests - 1,
-        latency_n = latency_n - (old.model_latency IS NOT NULL),
-        prompt_tokens = prompt_tokens - coalesce(old.prompt_token_count, 0),
-        completion_tokens = completion_tokens - coalesce(old.completion_token_count, 0)
-    WHERE (day, model, workspace_id, error_code) = ({key});
-    DELETE FROM logs_daily WHERE requests = 0;
-"""
-
-
 @migrations()
 def m003_daily_rollup(db: sqlite_utils.Database) -> None:
-    db.execute(
-        """
-        CREATE TABLE logs_daily (
-            day TEXT NOT NULL,
-            model TEXT NOT NULL,
-            workspace_id TEXT NOT NULL,
-            error_code INTEGER NOT NULL,
-            requests INTEGER NOT NULL,
-            latency_n INTEGER NOT NULL,
-            prompt_tokens INTEGER NOT NULL,
-            completion_tokens INTEGER NOT NULL,
-            PRIMARY KEY (day, model, workspace_id, error_code)
-        )
-        """
-    )
-    add = _ROLLUP_ADD.format(key=_ROLLUP_KEY.format(row="new"))
-    remove = _ROLLUP_REMOVE.format(key=_ROLLUP_KEY.format(row="old"))
-    db.execute(f"CREATE TRIGGER logs_daily_insert AFTER INSERT ON logs BEGIN {add} END")
-    db.execute(f"CREATE TRIGGER logs_daily_delete AFTER DELETE ON logs BEGIN {remove} END")
-    db.execute(
-        "CREATE TRIGGER logs_daily_update AFTER UPDATE OF started_at, model, workspace_id, "
-        "error_code, error_detail, model_latency, prompt_token_count, completion_token_count ON logs "
-        f"BEGIN {remove} {add} END"
-    )
-    db.execute(
-        f"""
-        INSERT INTO logs_daily
-        SELECT {_ROLLUP_KEY.format(row="logs")}, count(*), count(model_latency),
-               coalesce(sum(prompt_token_count), 0), coalesce(sum(completion_token_count), 0)
-        FROM logs
-        GROUP BY 1, 2, 3, 4
-        """
-    )
+    # The rollup that the dashboard's counting charts read; ingest/rollup.py keeps it current.
+    for statement in rollup.CREATE_SQL:
+        db.execute(statement)
+    rollup.add_new_entries(db.conn)
     # The dashboard's per-day percentiles read each (model, day) group in latency order from
     # this index. workspace_id and started_at make it covering, so neither the workspace filter
     # nor the day expression reads the table: without them the same query takes 6 s instead of

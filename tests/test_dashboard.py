@@ -13,6 +13,7 @@ from datasette_dashboards import replace_opts_in_query
 from ingest import dashboard
 from ingest.database import migrations, open_database
 from ingest.loader import ingest as ingest_paths
+from ingest.rollup import pending_entries, refresh_rollup
 from pictures_support import (
     ARTIFACTS, CAPTURE_VEGA_VIEWS, MARK_VALUES, MODELS, WORKSPACES, build_fixture,
     datasette_server, nearest_rank, offline_page, synthetic_entries, write_pages,
@@ -88,6 +89,7 @@ def test_dashboard_for_database_without_rollup(tmp_path):
     path = tmp_path / "old.db"
     db = open_database(path)
     db.execute("DROP TABLE logs_daily")
+    db.execute("DROP TABLE logs_daily_position")
     db.conn.close()
     datasette = Datasette([str(path)])
 
@@ -216,22 +218,53 @@ def test_rollup_backfills_older_database(tmp_path):
     assert rollup(reopened.conn) == recomputed(reopened.conn)
 
 
-def test_rollup_follows_deletes_and_updates(fixture, tmp_path):
+def test_cli_ingest_refreshes_rollup(fixture):
     db, _ = fixture
-    copy = tmp_path / "copy.db"
+    connection = sqlite3.connect(db)
+
+    assert pending_entries(connection) == 0
+    assert rollup(connection) == recomputed(connection)
+    assert connection.execute("SELECT sum(requests) FROM logs_daily").fetchone()[0] == 900
+
+
+def test_refresh_adds_only_new_entries(tmp_path):
+    write_pages(tmp_path / "first", synthetic_entries(days=2, per_day=20))
+    write_pages(tmp_path / "second", synthetic_entries(days=3, per_day=10, seed=9))
+    db = open_database(tmp_path / "logs.db")
+    ingest_paths(db, [str(tmp_path / "first")])
+    connection = db.conn
+
+    first = refresh_rollup(connection)
+    ingest_paths(db, [str(tmp_path / "second")])
+    waiting = pending_entries(connection)
+    stale = rollup(connection)
+    second = refresh_rollup(connection)
+    again = refresh_rollup(connection)
+
+    assert first == 2 * 20 * 3
+    assert waiting == 3 * 10 * 3
+    assert stale != recomputed(connection)
+    assert second == 3 * 10 * 3
+    assert again == 0
+    assert rollup(connection) == recomputed(connection)
+
+
+def test_dashboard_names_entries_missing_from_rollup(fixture, tmp_path):
+    db, _ = fixture
+    copy = tmp_path / "stale.db"
     source = sqlite3.connect(db)
     source.backup(target := sqlite3.connect(copy))
     source.close()
-
-    target.execute("DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs LIMIT 25)")
-    target.execute("UPDATE logs SET model = 'renamed', error_code = 503, model_latency = NULL "
-                   "WHERE rowid IN (SELECT rowid FROM logs LIMIT 10)")
-    target.execute("UPDATE logs SET error_code = NULL, error_detail = 'reset' "
-                   "WHERE rowid IN (SELECT rowid FROM logs LIMIT 5 OFFSET 50)")
+    target.execute("UPDATE logs_daily_position SET last_rowid = last_rowid - 12")
     target.commit()
+    target.close()
+    datasette = Datasette([str(copy)])
 
-    assert rollup(target) == recomputed(target)
-    assert target.execute("SELECT sum(requests) FROM logs_daily").fetchone()[0] == 900 - 25
+    response = get(datasette, "/-/dashboards/stale")
+
+    assert response.status_code == 200
+    assert ("12 newer entries are not in the error and token charts yet: "
+            "the next claude-logs ingest adds them.") in response.text
 
 
 def test_dashboard_draws_every_chart_offline(fixture):
