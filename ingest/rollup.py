@@ -3,11 +3,12 @@ status code, which the dashboard's counting charts read instead of a million row
 
 The rollup is brought up to date in batches: `refresh_rollup` adds the entries whose rowid is
 above the one it stopped at last time. `claude-logs ingest` calls it at the end of every run.
-Row triggers kept it current too, but made inserting with the query indexes about 55% slower
-in CPU time, and one GROUP BY over the new rows costs a small fraction of that.
+Row triggers kept it current too, but added about 55% to the CPU time of inserting entries with
+the query indexes in place, while one GROUP BY over a million new rows took 2.4 s
+(docs/benchmarks-dashboard.md).
 
-Entries are only ever inserted (INSERT OR IGNORE), so each new entry gets a rowid above every
-earlier one and the high-water mark sees it exactly once. A deleted or updated entry is not
+Entries are only ever inserted (INSERT OR IGNORE), and SQLite gives a new row the largest rowid
+plus one (until that largest is 2**63 - 1), so the high-water mark adds each entry exactly once. A deleted or updated entry is not
 taken back out of the rollup.
 """
 
