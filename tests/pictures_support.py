@@ -139,16 +139,19 @@ def datasette_server(*dbs: Path):
 
 @contextmanager
 def offline_page(allowed_host: str = "127.0.0.1"):
-    """Yield (page, blocked, errors): a Chromium page whose requests to any host other than
-    allowed_host are aborted and listed in blocked; page errors land in errors."""
+    """Yield (page, blocked, errors, allowed): a Chromium page whose requests to any host other
+    than allowed_host are aborted and listed in blocked, the others listed in allowed; page
+    errors land in errors."""
     from playwright.sync_api import sync_playwright
 
     blocked: list[str] = []
     errors: list[str] = []
+    allowed: list[str] = []
 
     def route(route):
         url = route.request.url
         if url.startswith(("data:", "blob:", "about:", "file:")) or urlsplit(url).hostname == allowed_host:
+            allowed.append(url)
             route.continue_()
         else:
             blocked.append(url)
@@ -161,7 +164,7 @@ def offline_page(allowed_host: str = "127.0.0.1"):
             context.route("**/*", route)
             page = context.new_page()
             page.on("pageerror", lambda error: errors.append(str(error)))
-            yield page, blocked, errors
+            yield page, blocked, errors, allowed
         finally:
             browser.close()
 

@@ -271,7 +271,7 @@ def test_dashboard_draws_every_chart_offline(fixture):
     db, entries = fixture
     codes = sorted({code_of(e) for e in entries if code_of(e) is not None})
 
-    with datasette_server(db) as base, offline_page() as (page, blocked, errors):
+    with datasette_server(db) as base, offline_page() as (page, blocked, errors, allowed):
         page.add_init_script(CAPTURE_VEGA_VIEWS)
         page.goto(f"{base}/-/dashboards/fixture")
         page.wait_for_function(f"Object.keys(window.__views).length === {len(CHARTS)}")
@@ -285,6 +285,9 @@ def test_dashboard_draws_every_chart_offline(fixture):
 
     assert blocked == []
     assert errors == []
+    # The route handler saw the page's own requests: the vega bundle and each chart's data.
+    assert any(url.endswith("/datasette_dashboards/vega.min.js") for url in allowed)
+    assert sum("/fixture.json?sql=" in url for url in allowed) == len(CHARTS)
     assert marks["latency"]["values"] == sorted(MODELS)
     assert marks["error_rate"]["values"] == sorted(MODELS)
     assert marks["tokens"]["values"] == sorted(MODELS)
@@ -299,7 +302,7 @@ def test_dashboard_filters_reach_charts(fixture):
     model = "claude-3-5-sonnet-20240620"
     query = f"since=2024-10-08&until=2024-10-09&model={model}&workspace=default"
 
-    with datasette_server(db) as base, offline_page() as (page, blocked, errors):
+    with datasette_server(db) as base, offline_page() as (page, blocked, errors, _):
         page.add_init_script(CAPTURE_VEGA_VIEWS)
         page.goto(f"{base}/-/dashboards/fixture?{query}")
         page.wait_for_function(f"Object.keys(window.__views).length === {len(CHARTS)}")

@@ -217,7 +217,7 @@ def test_html_report_draws_charts_offline(fixture, report, tmp_path):
     result = run_report(db, "--since", SINCE, "--until", UNTIL, "--format", "html",
                         "-o", output)
     html = output.read_text()
-    with offline_page() as (page, blocked, errors):
+    with offline_page() as (page, blocked, errors, allowed):
         page.goto(output.as_uri())
         charts = page.eval_on_selector_all("svg.chart", """charts => charts.map(chart => ({
             title: chart.getAttribute('aria-label'),
@@ -236,6 +236,7 @@ def test_html_report_draws_charts_offline(fixture, report, tmp_path):
     assert "src=" not in html
     assert blocked == []
     assert errors == []
+    assert allowed == [output.as_uri()]
     assert [chart["title"] for chart in charts] == [
         "Requests per day", "Latency percentiles by model, this period and previous",
         "Errors by status code, this period and previous", "Tokens per day by model"]
