@@ -39,3 +39,13 @@ test: $(BIN)/claude-logs
 
 clean:
 	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm
+
+# Compares ingest and the canned queries with the combine-then-jq workflow on generated pages,
+# and writes docs/benchmarks.md. The default size takes a few minutes; the published figures
+# use BENCH_ENTRIES=1000000. Generated pages are kept in bench/data/ for the next run.
+BENCH_ENTRIES ?= 100000
+BENCH_RUNS ?= 3
+BENCH_OUTPUT ?= docs/benchmarks.md
+
+bench: $(BIN)/claude-logs
+	$(BIN)/python bench/run.py --entries $(BENCH_ENTRIES) --runs $(BENCH_RUNS) --output $(BENCH_OUTPUT)

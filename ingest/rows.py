@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import orjson
 
@@ -205,14 +205,31 @@ def request_columns(request) -> tuple:
     )
 
 
+_SOURCE_KEYS = tuple(SOURCE_COLUMNS)
+# Types that SQLite stores as they are. An int is among them only in the 64-bit range, which
+# base_row checks separately.
+_STORED_AS_IS = frozenset({str, float, int, type(None)})
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def base_row(entry: dict, canonical: bytes, digest: str) -> list:
     """Return the values of BASE_COLUMNS for one entry, in that order."""
     get = entry.get
+    # map() and the type check run in C, so an entry with plain values costs no Python-level
+    # step per key; only an entry with an object, array, bool or huge int is converted.
+    values = list(map(get, _SOURCE_KEYS))
+    if not _STORED_AS_IS.issuperset(map(type, values)) or not _ints_fit(values):
+        values = [to_sqlite(value) for value in values]
     return [
         digest,
         canonical.decode("utf-8"),
-        *(to_sqlite(get(key)) for key in SOURCE_COLUMNS),
+        *values,
         utc_timestamp(get("request_start_time")),
         *error_columns(get("error")),
         *request_columns(get("request")),
     ]
+
+
+def _ints_fit(values: list) -> bool:
+    ints = [value for value in values if type(value) is int]
+    return not ints or (_INT64_MIN <= min(ints) and max(ints) <= _INT64_MAX)

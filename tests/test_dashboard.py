@@ -207,8 +207,8 @@ def recomputed(connection):
 def test_rollup_backfills_older_database(tmp_path):
     write_pages(tmp_path / "pages", synthetic_entries(days=2, per_day=20))
     older = sqlite_utils.Database(tmp_path / "old.db")
-    migrations.apply(older, stop_before="m003_daily_rollup")
-    assert [m.name for m in migrations.pending(older)] == ["m003_daily_rollup"]
+    migrations.apply(older, stop_before="m004_daily_rollup")
+    assert [m.name for m in migrations.pending(older)] == ["m004_daily_rollup"]
     ingest_paths(older, [str(tmp_path / "pages")])
     older.conn.close()
 

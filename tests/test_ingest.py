@@ -295,3 +295,26 @@ def test_error_columns_derived(tmp_path, run_cli, error, expected):
     db_path = tmp_path / "logs.db"
     run_cli("ingest", db_path, write_page(tmp_path / "a.json", [make_entry(1, error=error)]))
     assert rows(db_path, "SELECT error_code, error_detail, client_error FROM logs") == [expected]
+
+
+def test_ledger_finds_files_from_other_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "work" / "logs"
+    write_page(folder / "p.json", [make_entry(1)])
+    db = open_database(tmp_path / "logs.db")
+    monkeypatch.chdir(tmp_path / "work")
+    assert ingest_paths(db, ["logs"]).files_read == 1
+    monkeypatch.chdir(folder)
+    summary = ingest_paths(db, ["."])
+    assert summary.files_skipped == 1
+    assert summary.files_read == 0
+    assert db.execute("SELECT path FROM files").fetchall() == [(str(folder / "p.json"),)]
+
+
+def test_keys_differing_in_case(tmp_path, run_cli):
+    db_path = tmp_path / "logs.db"
+    entry = make_entry(1, Model="upper", Request_ID="a", request_id="b")
+    result = run_cli("ingest", db_path, write_page(tmp_path / "a.json", [entry]))
+    assert result.exit_code == 0
+    assert rows(db_path, 'SELECT model, "source_Model", "Request_ID", source_request_id FROM logs') == [
+        ("claude-3-5-haiku-20241022", "upper", "a", "b")
+    ]

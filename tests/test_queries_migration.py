@@ -9,7 +9,7 @@ from query_helpers import QUERY_NAMES, ingest, make_entry, write_pages
 
 QUERY_INDEXES = ["logs_day_usage", "logs_failed", "logs_hour_model", "logs_latency",
                  "logs_model_latency"]
-# Indexes on logs from other migrations: m001's two and the dashboard's (m003).
+# Indexes on logs from other migrations: m001's two and the dashboard's (m004).
 OTHER_INDEXES = ["logs_model_day_latency", "logs_model_started_at", "logs_started_at"]
 
 
