@@ -4,7 +4,7 @@ status code, which the dashboard's counting charts read instead of a million row
 The rollup is brought up to date in batches: `refresh_rollup` adds the entries whose rowid is
 above the one it stopped at last time. `claude-logs ingest` calls it at the end of every run.
 Row triggers kept it current too, but added about 55% to the CPU time of inserting entries with
-the query indexes in place, while one GROUP BY over a million new rows took 2.4 s
+the query indexes in place, while one GROUP BY over a million new rows took 2.2 s
 (docs/benchmarks-dashboard.md).
 
 Entries are only ever inserted (INSERT OR IGNORE), and SQLite gives a new row the largest rowid
