@@ -13,7 +13,6 @@ from .loader import ingest as ingest_paths
 from .output import format_rows
 from .queries import QueryError, get_query, load_queries, run_query
 from .report import ReportError, build_report, render_html, render_markdown
-from .rollup import refresh_rollup
 from .sources import find_sources
 from .verify import open_read_only
 from .verify import verify as verify_database
@@ -72,8 +71,6 @@ def ingest(db_path, paths, force, silent):
                                        on_problem=problem, on_note=note)
         else:
             summary = ingest_paths(db, list(paths), force=force, on_problem=problem, on_note=note)
-        # The dashboard's per-day rollup takes the new entries in one pass after the run.
-        refresh_rollup(db.conn)
     except sqlite3.DatabaseError as error:
         # Files committed before the error stay in the ledger; a re-run reads only the rest.
         raise click.ClickException(

@@ -20,6 +20,7 @@ import sqlite_utils
 from .canonical import content_hash
 from .indexes import defer_indexes, restore_indexes, should_defer
 from .pages import Page, PageError
+from .rollup import add_new_entries
 from .reader import Document, is_json_lines, open_input
 from .rows import BASE_COLUMNS, SOURCE_COLUMNS, base_row, column_for_key, column_type, to_sqlite
 from .sources import Source, SourceError, find_sources
@@ -144,6 +145,8 @@ class _Ingest:
             self.begin_batch()
             # Also builds what an earlier, killed run left deferred.
             restore_indexes(self.conn)
+            # The dashboard's per-day rollup takes the run's new entries in one pass.
+            add_new_entries(self.conn)
             self.save_run_counts(finished=True)
             self.conn.execute("COMMIT")
         except BaseException:
