@@ -49,3 +49,8 @@ BENCH_OUTPUT ?= docs/benchmarks.md
 
 bench: $(BIN)/claude-logs
 	$(BIN)/python bench/run.py --entries $(BENCH_ENTRIES) --runs $(BENCH_RUNS) --output $(BENCH_OUTPUT)
+	@echo "Peak memory of one 100 MB page file and one 100 MB HAR capture:"
+	$(BIN)/python bench/formats_memory.py --megabytes 100
+	@echo "Dashboard queries:"
+	$(BIN)/python bench/dashboard_queries.py --entries $(BENCH_ENTRIES) \
+		--db bench/data/dashboard-$(BENCH_ENTRIES).db

@@ -206,11 +206,17 @@ def recomputed(connection):
 
 def test_rollup_backfills_older_database(tmp_path):
     write_pages(tmp_path / "pages", synthetic_entries(days=2, per_day=20))
-    older = sqlite_utils.Database(tmp_path / "old.db")
-    migrations.apply(older, stop_before="m004_daily_rollup")
-    assert [m.name for m in migrations.pending(older)] == ["m004_daily_rollup"]
-    ingest_paths(older, [str(tmp_path / "pages")])
-    older.conn.close()
+    db = open_database(tmp_path / "old.db")
+    ingest_paths(db, [str(tmp_path / "pages")])
+    # As a database made before the rollup migration existed.
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("DROP TABLE logs_daily")
+    db.execute("DROP TABLE logs_daily_position")
+    db.execute("DROP INDEX logs_model_day_latency")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm004_daily_rollup'")
+    db.execute("COMMIT")
+    assert [m.name for m in migrations.pending(db)] == ["m004_daily_rollup"]
+    db.conn.close()
 
     reopened = open_database(tmp_path / "old.db")
 
@@ -231,22 +237,23 @@ def test_refresh_adds_only_new_entries(tmp_path):
     write_pages(tmp_path / "first", synthetic_entries(days=2, per_day=20))
     write_pages(tmp_path / "second", synthetic_entries(days=3, per_day=10, seed=9))
     db = open_database(tmp_path / "logs.db")
-    ingest_paths(db, [str(tmp_path / "first")])
     connection = db.conn
-
-    first = refresh_rollup(connection)
+    ingest_paths(db, [str(tmp_path / "first")])
+    after_first = rollup(connection)
+    first_pending = pending_entries(connection)
     ingest_paths(db, [str(tmp_path / "second")])
-    waiting = pending_entries(connection)
-    stale = rollup(connection)
-    second = refresh_rollup(connection)
+    second_pending = pending_entries(connection)
     again = refresh_rollup(connection)
 
-    assert first == 2 * 20 * 3
-    assert waiting == 3 * 10 * 3
-    assert stale != recomputed(connection)
-    assert second == 3 * 10 * 3
+    # Each run refreshes the rollup in its last transaction.
+    assert first_pending == 0
+    assert second_pending == 0
     assert again == 0
+    assert after_first != rollup(connection)
     assert rollup(connection) == recomputed(connection)
+    assert connection.execute("SELECT sum(requests) FROM logs_daily").fetchone()[0] == (
+        2 * 20 * 3 + 3 * 10 * 3
+    )
 
 
 def test_dashboard_names_entries_missing_from_rollup(fixture, tmp_path):
