@@ -30,9 +30,10 @@ BATCH_ENTRIES = 50_000
 # syncs at checkpoints rather than at every commit: a power cut can lose the last batches,
 # whose files are then not in the ledger and are read again, but never corrupts the database.
 # The larger page cache keeps more of the content-hash index in memory: its keys are random,
-# so each insert lands on a different page. 48 MiB keeps the peak RSS of a million-entry
-# ingest under 150 MB (bench/run.py).
-INGEST_PRAGMAS = {"synchronous": "NORMAL", "cache_size": -48 * 1024}
+# so each insert lands on a different page. With 48 MiB, the RSS of the writer and the
+# worker process together peaked at 153 MB on a million entries (bench/run.py's pages);
+# 40 MiB keeps that sum under 150 MB.
+INGEST_PRAGMAS = {"synchronous": "NORMAL", "cache_size": -40 * 1024}
 
 # Page cache while deferred indexes are built. SQLite sizes a sort's memory by the page
 # cache, so at 48 MiB each CREATE INDEX sorts up to 48 MiB next to the full cache. On the
