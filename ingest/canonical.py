@@ -9,7 +9,6 @@ prescribes), and orjson only writes the structure and the strings.
 from __future__ import annotations
 
 import hashlib
-import math
 
 import orjson
 

@@ -12,6 +12,7 @@ from .database import DatabaseError, open_database
 from .loader import ingest as ingest_paths
 from .output import format_rows
 from .queries import QueryError, get_query, load_queries, run_query
+from .report import ReportError, build_report, render_html, render_markdown
 from .sources import find_sources
 from .verify import open_read_only
 from .verify import verify as verify_database
@@ -22,7 +23,7 @@ from .verify import verify as verify_database
 def cli():
     """Store Anthropic Console request logs in SQLite and query them.
 
-    Every subcommand takes the database path first, then its inputs.
+    Every subcommand that reads or writes a database takes its path first, then its inputs.
     """
 
 
@@ -168,3 +169,42 @@ def verify(db_path):
         f"{db_path}: all is well: {report.rows_checked:,} entries re-hashed, "
         f"{report.files_checked:,} input files compared with the ledger, integrity_check ok"
     )
+
+
+@cli.command(name="report")
+@click.argument("db_path", metavar="DB", type=click.Path(dir_okay=False))
+@click.option("--since", metavar="WHEN",
+              help="Start of the period, a UTC day or time (2024-10-01 or 2024-10-01T06:00), "
+                   "included. Default: seven days before --until.")
+@click.option("--until", metavar="WHEN",
+              help="End of the period, a UTC day or time, excluded. Default: the day after the "
+                   "newest entry.")
+@click.option("--format", "output_format", type=click.Choice(["markdown", "html"]),
+              default="markdown", show_default=True,
+              help="Markdown tables, or one HTML file with inline charts that needs no network.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the report to this file instead of standard output.")
+def report_command(db_path, since, until, output_format, output):
+    """Report on a period of requests, compared with the period of the same length before it.
+
+    Shows volume, error rate by status code, p50/p95/p99 latency per model with n, the ten
+    slowest requests and the top token consumers, all from the canned queries.
+
+    Example:
+
+        claude-logs report logs.db --since 2024-10-01 --format html -o report.html
+    """
+    if not Path(db_path).exists():
+        raise click.ClickException(
+            f"{db_path} not found; give the database that 'claude-logs ingest' created"
+        )
+    db = _open(db_path)
+    try:
+        report = build_report(db.conn, Path(db_path).name, since, until)
+    except ReportError as error:
+        raise click.ClickException(str(error)) from None
+    text = render_html(report) if output_format == "html" else render_markdown(report)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)

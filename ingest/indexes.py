@@ -19,6 +19,10 @@ MIN_DEFERRED_ENTRIES = 20_000
 # an indented one about 700), so that the estimate of new entries errs on the high side.
 BYTES_PER_ENTRY = 500
 
+# Indexes that SQL names with INDEXED BY, which fails while the index is missing. Partial
+# indexes stay as well (see defer_indexes).
+NAMED_INDEXES = frozenset({"logs_model_day_latency"})
+
 
 def should_defer(conn: sqlite3.Connection, pending_bytes: int) -> bool:
     """Return whether a run with pending_bytes of input to parse should defer the indexes."""
@@ -33,12 +37,18 @@ def defer_indexes(conn: sqlite3.Connection) -> int:
     """Drop the secondary indexes of `logs`, keeping their SQL; return how many were dropped.
 
     Runs in the caller's transaction. The primary key's index stays, because deduplication
-    needs it.
+    needs it. Partial indexes stay too, because they cover few rows and so cost little to
+    keep, and so do NAMED_INDEXES.
     """
-    definitions = conn.execute(
-        "SELECT name, sql FROM sqlite_master "
-        "WHERE type = 'index' AND tbl_name = 'logs' AND sql IS NOT NULL"
-    ).fetchall()
+    kept = {row[1] for row in conn.execute("PRAGMA index_list(logs)") if row[4]}
+    kept |= NAMED_INDEXES
+    definitions = [
+        (name, sql) for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_master "
+            "WHERE type = 'index' AND tbl_name = 'logs' AND sql IS NOT NULL"
+        )
+        if name not in kept
+    ]
     for name, sql in definitions:
         conn.execute("INSERT OR REPLACE INTO deferred_indexes (name, sql) VALUES (?, ?)",
                      (name, sql))

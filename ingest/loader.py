@@ -19,6 +19,7 @@ import sqlite_utils
 
 from .indexes import defer_indexes, restore_indexes, should_defer
 from .pipeline import Finished, Message, PreparedPage, Preparer
+from .rollup import add_new_entries
 from .rows import BASE_COLUMNS, column_for_key
 from .sources import Source, SourceError, find_sources
 
@@ -157,6 +158,8 @@ class _Ingest:
             self.conn.execute(f"PRAGMA cache_size = {INDEX_BUILD_CACHE_SIZE}")
             # Also builds what an earlier, killed run left deferred.
             restore_indexes(self.conn)
+            # The dashboard's per-day rollup takes the run's new entries in one pass.
+            add_new_entries(self.conn)
             self.save_run_counts(finished=True)
             self.conn.execute("COMMIT")
         except BaseException:

@@ -6,7 +6,6 @@ The database is opened read-only, so a check never changes what it checks.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,9 @@ import orjson
 
 from .canonical import canonical_json, content_hash
 from .database import DatabaseError, explain_open_error, is_claude_logs_database
-from .pages import PageError, parse_page
+from .pages import PageError
+from .reader import Document, is_json_lines, open_input
+from .sources import Source
 from .rows import BASE_COLUMNS, SOURCE_COLUMNS, base_row, to_sqlite
 
 # Problems listed per check before the rest are only counted, so that a database damaged in
@@ -255,24 +256,31 @@ def _check_ledger(conn: sqlite3.Connection, report: Report) -> None:
 def _check_file_against_ledger(conn, report, label, path: Path, sha256, read, rejected) -> None:
     """Compare a ledger row with its file, if the file is still there with the same bytes."""
     try:
-        data = path.read_bytes()
+        opened = open_input(Source(str(path)), stdin=None)
     except OSError:
         return  # Moved or deleted since: only the database can be checked.
-    if hashlib.sha256(data).hexdigest() != sha256:
-        return  # Changed since it was read; the next ingest will read it again.
-    report.files_checked += 1
-    try:
-        page = parse_page(data)
-    except PageError as error:
-        report.add("ledger", f"{label}: is marked ingested, but the file {error}")
-        return
-    if page.entries_read != read:
+    with opened.file:
+        if opened.sha256 != sha256:
+            return  # Changed since it was read; the next ingest will read it again.
+        report.files_checked += 1
+        # The same reader as the ingest, so HAR captures, JSON Lines and gzip count alike.
+        document = Document(opened.file, json_lines=is_json_lines(str(path)))
+        hashes = set()
+        entries_read = entries_rejected = 0
+        try:
+            for page in document.pages():
+                entries_read += page.entries_read
+                entries_rejected += len(page.rejected)
+                hashes.update(content_hash(entry.canonical) for entry in page.entries)
+        except PageError as error:
+            report.add("ledger", f"{label}: is marked ingested, but the file {error}")
+            return
+    if entries_read != read:
         report.add("ledger", f"{label}: entries_read is {read}, but the file holds "
-                             f"{page.entries_read}")
-    if len(page.rejected) != rejected:
+                             f"{entries_read}")
+    if entries_rejected != rejected:
         report.add("ledger", f"{label}: entries_rejected is {rejected}, but the file has "
-                             f"{len(page.rejected)} entries that cannot be stored")
-    hashes = {content_hash(entry.canonical) for entry in page.entries}
+                             f"{entries_rejected} entries that cannot be stored")
     found = 0
     for chunk in _chunks(sorted(hashes), 500):
         placeholders = ", ".join("?" * len(chunk))

@@ -9,16 +9,16 @@
 with hourly as (
     select substr(started_at, 1, 13) as hour, model, count(*) as requests
     from logs
-    where (ifnull(:since, '') = '' or started_at >= :since)
-        and (ifnull(:until, '') = '' or started_at < :until)
+    where (ifnull(:since, '') = '' or started_at >= replace(:since, ' ', 'T'))
+        and (ifnull(:until, '') = '' or started_at < replace(:until, ' ', 'T'))
     group by substr(started_at, 1, 13), model
 ),
 failed as (
     select substr(started_at, 1, 13) as hour, model, ifnull(error_code, 'none') as code, count(*) as errors
     from logs indexed by logs_failed
     where (error_code is not null or error_detail is not null)
-        and (ifnull(:since, '') = '' or started_at >= :since)
-        and (ifnull(:until, '') = '' or started_at < :until)
+        and (ifnull(:since, '') = '' or started_at >= replace(:since, ' ', 'T'))
+        and (ifnull(:until, '') = '' or started_at < replace(:until, ' ', 'T'))
     group by hour, model, code
 ),
 buckets as (

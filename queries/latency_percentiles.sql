@@ -13,8 +13,8 @@ counts as materialized (
     select model, count(*) as n, max(model_latency) as max
     from logs
     where model_latency is not null
-        and (ifnull(:since, '') = '' or started_at >= :since)
-        and (ifnull(:until, '') = '' or started_at < :until)
+        and (ifnull(:since, '') = '' or started_at >= replace(:since, ' ', 'T'))
+        and (ifnull(:until, '') = '' or started_at < replace(:until, ' ', 'T'))
     group by model
 ),
 -- The nearest rank of the p-th percentile of n values is ceil(p * n / 100).
@@ -32,8 +32,8 @@ walk(model, rank, latency, started_at, id) as (
         select rowid from logs
         where model is counts.model
             and model_latency is not null
-            and (ifnull(:since, '') = '' or started_at >= :since)
-            and (ifnull(:until, '') = '' or started_at < :until)
+            and (ifnull(:since, '') = '' or started_at >= replace(:since, ' ', 'T'))
+            and (ifnull(:until, '') = '' or started_at < replace(:until, ' ', 'T'))
         order by model_latency, started_at, rowid
         limit 1
     )
@@ -46,8 +46,8 @@ walk(model, rank, latency, started_at, id) as (
             and model_latency >= walk.latency
             and (model_latency > walk.latency or ifnull(started_at, '') > walk.started_at
                 or (ifnull(started_at, '') = walk.started_at and rowid > walk.id))
-            and (ifnull(:since, '') = '' or started_at >= :since)
-            and (ifnull(:until, '') = '' or started_at < :until)
+            and (ifnull(:since, '') = '' or started_at >= replace(:since, ' ', 'T'))
+            and (ifnull(:until, '') = '' or started_at < replace(:until, ' ', 'T'))
         order by model_latency, started_at, rowid
         limit 1 offset 9999
     )
@@ -63,8 +63,8 @@ walk(model, rank, latency, started_at, id) as (
             and model_latency >= walk.latency
             and (model_latency > walk.latency or ifnull(started_at, '') > walk.started_at
                 or (ifnull(started_at, '') = walk.started_at and rowid > walk.id))
-            and (ifnull(:since, '') = '' or started_at >= :since)
-            and (ifnull(:until, '') = '' or started_at < :until)
+            and (ifnull(:since, '') = '' or started_at >= replace(:since, ' ', 'T'))
+            and (ifnull(:until, '') = '' or started_at < replace(:until, ' ', 'T'))
         order by model_latency, started_at, rowid
         limit 1 offset 99
     )
@@ -83,8 +83,8 @@ walk(model, rank, latency, started_at, id) as (
             and model_latency >= walk.latency
             and (model_latency > walk.latency or ifnull(started_at, '') > walk.started_at
                 or (ifnull(started_at, '') = walk.started_at and rowid > walk.id))
-            and (ifnull(:since, '') = '' or started_at >= :since)
-            and (ifnull(:until, '') = '' or started_at < :until)
+            and (ifnull(:since, '') = '' or started_at >= replace(:since, ' ', 'T'))
+            and (ifnull(:until, '') = '' or started_at < replace(:until, ' ', 'T'))
         order by model_latency, started_at, rowid
         limit 1
     )

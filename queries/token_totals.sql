@@ -11,8 +11,8 @@ select
     sum(prompt_token_count) as prompt_tokens,
     sum(completion_token_count) as completion_tokens
 from logs
-where (ifnull(:since, '') = '' or started_at >= :since)
-    and (ifnull(:until, '') = '' or started_at < :until)
+where (ifnull(:since, '') = '' or started_at >= replace(:since, ' ', 'T'))
+    and (ifnull(:until, '') = '' or started_at < replace(:until, ' ', 'T'))
 -- Grouping by the same expression as the index logs_day_usage lets SQLite read the rows in
 -- index order instead of sorting all of them.
 group by substr(started_at, 1, 10), model, workspace_id, api_key_uuid

@@ -9,6 +9,8 @@ from query_helpers import QUERY_NAMES, ingest, make_entry, write_pages
 
 QUERY_INDEXES = ["logs_day_usage", "logs_failed", "logs_hour_model", "logs_latency",
                  "logs_model_latency"]
+# Indexes on logs from other migrations: m001's two and the dashboard's (m004).
+OTHER_INDEXES = ["logs_model_day_latency", "logs_model_started_at", "logs_started_at"]
 
 
 def schema_names(path, kind):
@@ -23,8 +25,7 @@ def schema_names(path, kind):
 def test_new_database_has_indexes_and_views(tmp_path):
     path = tmp_path / "new.db"
     open_database(path).conn.close()
-    assert schema_names(path, "index") == sorted(
-        ["logs_model_started_at", "logs_started_at", *QUERY_INDEXES])
+    assert schema_names(path, "index") == sorted([*OTHER_INDEXES, *QUERY_INDEXES])
     with sqlite3.connect(path) as conn:
         views = [name for (name,) in conn.execute(
             "select name from sqlite_master where type = 'view' order by name")]
@@ -51,8 +52,7 @@ def test_older_database_is_upgraded(tmp_path):
 
     open_database(path).conn.close()
 
-    assert schema_names(path, "index") == sorted(
-        ["logs_model_started_at", "logs_started_at", *QUERY_INDEXES])
+    assert schema_names(path, "index") == sorted([*OTHER_INDEXES, *QUERY_INDEXES])
     with sqlite3.connect(path) as conn:
         errors = conn.execute("select model, error_code from errors").fetchall()
         percentiles = conn.execute("select model, n, p50, p99 from latency_percentiles").fetchall()

@@ -248,3 +248,25 @@ def test_verify_accepts_renamed_key_columns(tmp_path, run_cli):
     result = run_cli("verify", db_path)
     assert result.exit_code == 0
     assert result.stdout.startswith(f"{db_path}: all is well: 1 entries re-hashed")
+
+
+def test_verify_reads_other_formats(tmp_path, run_cli):
+    import gzip
+
+    entries = [make_entry(number) for number in range(3)]
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "lines.jsonl").write_text("".join(json.dumps(entry) + "\n" for entry in entries))
+    (folder / "page.json.gz").write_bytes(gzip.compress(json.dumps(entries[1:]).encode()))
+    har = {"log": {"version": "1.2", "entries": [{
+        "request": {"method": "GET", "url": "http://127.0.0.1/api/logs/org?page_index=0"},
+        "response": {"status": 200, "content": {"mimeType": "application/json",
+                                                "text": json.dumps(entries[:2])}},
+    }]}}
+    (folder / "capture.har").write_text(json.dumps(har))
+    db_path = tmp_path / "logs.db"
+    assert run_cli("ingest", db_path, folder).exit_code == 0
+    result = run_cli("verify", db_path)
+    assert result.stderr == ""
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"{db_path}: all is well: 3 entries re-hashed, 3 input files")
