@@ -4,25 +4,23 @@ Files are written in batches: one transaction contains several files, each insid
 savepoint with its ledger row. A file therefore lands whole or not at all, while the commit
 cost (SQLite rewrites every touched B-tree page at each commit) is paid once per batch. A run
 killed mid-batch loses only that batch, and its files are not in the ledger, so the next
-run reads them again.
+run reads them again. Inputs are read and parsed ahead of the writer, in a worker process
+when there are many (see pipeline.py).
 """
 
 from __future__ import annotations
 
 import sqlite3
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Iterator
 
 import sqlite_utils
 
-from .canonical import content_hash
 from .indexes import defer_indexes, restore_indexes, should_defer
-from .pages import Page, PageError
+from .pipeline import Finished, Message, PreparedPage, Preparer
 from .rollup import add_new_entries
-from .reader import Document, is_json_lines, open_input
-from .rows import BASE_COLUMNS, SOURCE_COLUMNS, base_row, column_for_key, column_type, to_sqlite
+from .rows import BASE_COLUMNS, column_for_key
 from .sources import Source, SourceError, find_sources
 
 # Entries per transaction. Larger batches save little once commits are this rare, and a
@@ -33,11 +31,19 @@ BATCH_ENTRIES = 50_000
 # syncs at checkpoints rather than at every commit: a power cut can lose the last batches,
 # whose files are then not in the ledger and are read again, but never corrupts the database.
 # The larger page cache keeps more of the content-hash index in memory: its keys are random,
-# so each insert lands on a different page. 48 MiB keeps the peak RSS of a million-entry
-# ingest under 150 MB (bench/run.py).
-INGEST_PRAGMAS = {"synchronous": "NORMAL", "cache_size": -48 * 1024}
+# so each insert lands on a different page. With 48 MiB, the RSS of the writer and the
+# worker process together peaked at 153 MB on a million entries (bench/run.py's pages);
+# 40 MiB keeps that sum under 150 MB.
+INGEST_PRAGMAS = {"synchronous": "NORMAL", "cache_size": -40 * 1024}
 
-_KNOWN_KEYS = frozenset(SOURCE_COLUMNS)
+# Page cache while deferred indexes are built. SQLite sizes a sort's memory by the page
+# cache, so at 48 MiB each CREATE INDEX sorts up to 48 MiB next to the full cache. On the
+# benchmark's million entries this setting lowers the writer's peak RSS from 145 MB to
+# 105 MB, and the seven indexes still take 6 to 7 s to build.
+INDEX_BUILD_CACHE_SIZE = -8 * 1024
+
+# Position of content_hash in a row of BASE_COLUMNS.
+_HASH_COLUMN = BASE_COLUMNS.index("content_hash")
 
 
 @dataclass
@@ -95,6 +101,9 @@ class _Ingest:
         self.summary = RunSummary()
         self.batch_entries = 0
         self.columns: set[str] = set()
+        # Digests of the entries of inputs that failed to store in this run.
+        self.failed_digests: set[str] = set()
+        self.preparer: Preparer | None = None
 
     # Transactions
 
@@ -137,12 +146,16 @@ class _Ingest:
         for name, value in INGEST_PRAGMAS.items():
             self.conn.execute(f"PRAGMA {name} = {value}")
         try:
-            for source in sources:
+            # The ledger skips unchanged files by size and mtime before any is opened.
+            to_read = [source for source in sources if not self.skip_unchanged(source)]
+            self.preparer = Preparer(to_read, self.stdin, self.known_sha256)
+            for source in to_read:
                 self.ingest_source(source)
                 self.on_progress(source.size)
                 if self.batch_entries >= BATCH_ENTRIES:
                     self.commit_batch()
             self.begin_batch()
+            self.conn.execute(f"PRAGMA cache_size = {INDEX_BUILD_CACHE_SIZE}")
             # Also builds what an earlier, killed run left deferred.
             restore_indexes(self.conn)
             # The dashboard's per-day rollup takes the run's new entries in one pass.
@@ -154,6 +167,8 @@ class _Ingest:
                 self.conn.execute("ROLLBACK")
             raise
         finally:
+            if self.preparer is not None:
+                self.preparer.close()
             for name, value in saved_pragmas.items():
                 self.conn.execute(f"PRAGMA {name} = {value}")
         return self.summary
@@ -183,26 +198,55 @@ class _Ingest:
             "SELECT size, mtime_ns, sha256, status FROM files WHERE path = ?", (path,)
         ).fetchone()
 
+    def skip_unchanged(self, source: Source) -> bool:
+        """Count and skip a file whose size and mtime match its ledger row, without reading it."""
+        if source.is_stdin or self.force:
+            return False
+        row = self.ledger_row(source.ledger_path)
+        if row and row[3] == "ingested" and row[:2] == (source.size, source.mtime_ns):
+            self.summary.files_skipped += 1
+            self.on_progress(source.size)
+            return True
+        return False
+
+    def known_sha256(self) -> set[str]:
+        """Return the hashes of the inputs stored before, which the worker need not parse."""
+        if self.force:
+            return set()
+        return {row[0] for row in self.conn.execute(
+            "SELECT sha256 FROM files WHERE status = 'ingested' AND sha256 IS NOT NULL"
+        )}
+
     def ingest_source(self, source: Source) -> None:
-        if not source.is_stdin and not self.force:
-            row = self.ledger_row(source.ledger_path)
-            if row and row[3] == "ingested" and row[:2] == (source.size, source.mtime_ns):
-                self.summary.files_skipped += 1
-                return
+        preparer = self.preparer
+        messages = preparer.messages(source)
         try:
-            opened = open_input(source, self.stdin if self.stdin is not None else sys.stdin.buffer)
-        except OSError as error:
-            self.fail(source, None, f"cannot be read: {error.strerror or error}")
-            return
-        with opened.file:
-            sha256 = opened.sha256
+            first = next(messages)
+            if isinstance(first, Finished):
+                self.fail(source, None, first.error)
+                return
+            sha256 = first.sha256
             if source.is_stdin:
-                source = Source("<stdin>", opened.size, 0, ledger_name=f"<stdin {sha256[:16]}>")
+                source = Source("<stdin>", first.size, 0, ledger_name=f"<stdin {sha256[:16]}>")
             if not self.force and self.skip_known_content(source, sha256):
                 self.summary.files_skipped += 1
                 return
-            document = Document(opened.file, json_lines=is_json_lines(source.path))
-            self.store(source, sha256, document)
+            if not first.parsed:
+                # The worker took these bytes for known, but the ledger does not have them
+                # (the earlier input with the same bytes failed to store): parse them here.
+                messages.close()
+                messages = preparer.prepare_here(source)
+                next(messages)
+            if self.store(source, sha256, messages):
+                return
+            # A page repeats entries of an input that failed to store, and they were left out
+            # of its rows: parse the input here again, keeping every entry.
+            messages.close()
+            messages = preparer.prepare_here(source)
+            next(messages)
+            self.store(source, sha256, messages)
+        finally:
+            messages.close()
 
     def skip_known_content(self, source: Source, sha256: str) -> bool:
         """Record and skip a file whose exact bytes were ingested before, here or elsewhere."""
@@ -247,69 +291,77 @@ class _Ingest:
              rejected, self.summary.run_id, _now()),
         )
 
-    def store(self, source: Source, sha256: str, document: Document) -> None:
-        """Insert every page of a document and its ledger row in one savepoint."""
+    def store(self, source: Source, sha256: str, messages: Iterator[Message]) -> bool:
+        """Insert every page of an input and its ledger row in one savepoint.
+
+        Returns False, having stored nothing, when a page left out entries that an input
+        which failed to store in this run had: the caller must prepare it again in full.
+        """
         self.begin_batch()
         self.conn.execute("SAVEPOINT file")
         read = new = 0
         rejected: list[str] = []
+        digests: list[str] = []
+        finished = Finished()
         try:
-            for page in document.pages():
-                extra = self.add_columns(page)
-                new += self.insert_rows(page, extra)
-                read += page.entries_read
+            for message in messages:
+                if isinstance(message, Finished):
+                    finished = message
+                    break
+                if not self.failed_digests.isdisjoint(message.repeated):
+                    self.conn.execute("ROLLBACK TO file")
+                    self.conn.execute("RELEASE file")
+                    self.columns = {row[1] for row in self.conn.execute("PRAGMA table_info(logs)")}
+                    return False
+                digests.extend(row[_HASH_COLUMN] for row in message.rows)
+                extra = self.add_columns(message)
+                new += self.insert_rows(message, extra)
+                read += message.entries_read
                 rejected.extend(
-                    f"{source.path}: {page.origin}{page.position} {index} {reason}; "
-                    "it was not stored"
-                    for index, reason in page.rejected
+                    f"{source.path}: {text}; it was not stored" for text in message.rejected
                 )
+            if finished.error is not None:
+                raise _InputFailed(finished.error)
             self.write_ledger(source, sha256, "ingested", None, read, new, len(rejected))
-        except (PageError, OSError, sqlite3.DatabaseError, RecursionError, ValueError,
-                TypeError) as error:
+        except (_InputFailed, sqlite3.DatabaseError) as error:
             self.conn.execute("ROLLBACK TO file")
             self.conn.execute("RELEASE file")
-            # The rollback also undid any column this file added.
+            # The rollback also undid any column this input added.
             self.columns = {row[1] for row in self.conn.execute("PRAGMA table_info(logs)")}
-            self.report_parts(source, document)
-            if isinstance(error, PageError):
-                reason = str(error)
-            elif isinstance(error, OSError):
-                reason = f"cannot be read: {error.strerror or error}"
-            elif isinstance(error, sqlite3.DatabaseError):
+            self.failed_digests.update(digests)
+            if isinstance(error, sqlite3.DatabaseError):
+                messages.close()
                 reason = f"could not be stored: {error}"
             else:
-                # Limits of the parsers (nesting depth, integer digits) that do not become a
-                # PageError: one hostile file must not stop the run.
-                reason = _parser_limit_reason(error)
+                reason = str(error)
+            self.report_parts(source, finished)
             self.fail(source, sha256, reason)
-            return
+            return True
         self.conn.execute("RELEASE file")
 
-        self.report_parts(source, document)
+        self.report_parts(source, finished)
         for message in rejected:
             self.problem(message)
         self.summary.files_read += 1
         self.summary.entries_read += read
         self.summary.entries_new += new
         self.summary.entries_rejected += len(rejected)
-        if document.log_pages is not None:
+        if finished.log_pages is not None:
             self.summary.har_files += 1
-            self.summary.har_log_pages += document.log_pages
+            self.summary.har_log_pages += finished.log_pages
         self.batch_entries += read
+        return True
 
-    def report_parts(self, source: Source, document: Document) -> None:
-        for message in document.problems:
+    def report_parts(self, source: Source, finished: Finished) -> None:
+        for message in finished.problems:
             self.problem(f"{source.path}: {message}")
-        for message in document.notes:
+        for message in finished.notes:
             self.on_note(f"{source.path}: {message}")
 
-    def add_columns(self, page: Page) -> dict[str, str]:
+    def add_columns(self, page: PreparedPage) -> dict[str, str]:
         """Add a column for each new key with a non-null value; return {key: column} of extras."""
-        keys: set[str] = set()
-        for entry in page.entries:
-            keys.update(entry.value.keys() - _KNOWN_KEYS)
         extra = {}
-        for key in sorted(keys):
+        for key, (kind, _) in page.extra_keys.items():
             column = column_for_key(key)
             if column not in self.columns:
                 # SQLite column names ignore case, so "Model" cannot sit beside "model".
@@ -319,7 +371,6 @@ class _Ingest:
                 if column not in self.columns and column.lower() in taken:
                     continue  # NOTE: a third spelling of one name stays only in raw.
             if column not in self.columns:
-                kind = column_type(entry.value.get(key) for entry in page.entries)
                 if kind is None:
                     continue  # Only nulls so far: the type is unknown, and raw keeps the key.
                 self.conn.execute(f'ALTER TABLE logs ADD COLUMN "{_quote(column)}" {kind}')
@@ -327,31 +378,21 @@ class _Ingest:
             extra[key] = column
         return extra
 
-    def insert_rows(self, page: Page, extra: dict[str, str]) -> int:
+    def insert_rows(self, page: PreparedPage, extra: dict[str, str]) -> int:
         columns = [*BASE_COLUMNS, *extra.values()]
         sql = "INSERT OR IGNORE INTO logs ({}) VALUES ({})".format(
             ", ".join(f'"{_quote(column)}"' for column in columns),
             ", ".join("?" * len(columns)),
         )
-        extra_keys = list(extra)
-        rows = []
-        for entry in page.entries:
-            row = base_row(entry.value, entry.canonical, content_hash(entry.canonical))
-            if extra_keys:
-                get = entry.value.get
-                row.extend(to_sqlite(get(key)) for key in extra_keys)
-            rows.append(row)
+        rows = page.rows
+        if extra:
+            extra_values = [page.extra_keys[key][1] for key in extra]
+            rows = [[*row, *values] for row, *values in zip(rows, *extra_values)]
         return self.conn.executemany(sql, rows).rowcount
 
 
-def _parser_limit_reason(error: Exception) -> str:
-    # RecursionError comes from Python's parser and recursion limit; orjson raises a
-    # TypeError past 254 levels when serialising.
-    if isinstance(error, RecursionError) or "Recursion limit" in str(error):
-        return "nests arrays or objects too deeply (hundreds of levels) to be read"
-    # Such as Python's limit of 4,300 digits for an integer, whose remedy after the
-    # semicolon is for programmers.
-    return f"cannot be read: {str(error).split(';')[0]}"
+class _InputFailed(Exception):
+    """An input failed while it was parsed; the message is the reason for the ledger."""
 
 
 def _quote(name: str) -> str:
