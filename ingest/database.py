@@ -227,7 +227,7 @@ def m004_daily_rollup(db: sqlite_utils.Database) -> None:
     rollup.add_new_entries(db.conn)
     # The dashboard's per-day percentiles read each (model, day) group in latency order from
     # this index. workspace_id and started_at make it covering, so neither the workspace filter
-    # nor the day expression reads the table row of every entry (docs/benchmarks-dashboard.md).
+    # nor the day expression reads the table row of every entry (docs/benchmarks.md, "Dashboard queries on one million entries").
     db.execute(
         "CREATE INDEX logs_model_day_latency ON logs "
         "(model, substr(started_at, 1, 10), model_latency, workspace_id, started_at) "

@@ -5,7 +5,7 @@ The rollup is brought up to date in batches: `refresh_rollup` adds the entries w
 above the one it stopped at last time. `claude-logs ingest` calls it at the end of every run.
 Row triggers kept it current too, but added about 55% to the CPU time of inserting entries with
 the query indexes in place, while one GROUP BY over a million new rows took 2.2 s
-(docs/benchmarks-dashboard.md).
+(docs/benchmarks.md, "Dashboard queries on one million entries").
 
 Entries are only ever inserted (INSERT OR IGNORE), and SQLite gives a new row the largest rowid
 plus one (until that largest is 2**63 - 1), so the high-water mark adds each entry exactly once. A deleted or updated entry is not
