@@ -1,7 +1,7 @@
 """Read the Console's log pages out of a HAR capture (HTTP Archive 1.2, as browsers save it).
 
 A HAR file is a JSON object {"log": {"entries": [...]}} with one entry per request. An entry
-whose request URL path contains LOG_PATH and whose response succeeded holds a log page in
+whose request URL path contains LOG_PATH and whose response succeeded contains a log page in
 response.content.text, as plain text or, with "encoding": "base64", base64-encoded bytes.
 Chromium and Firefox both write that shape. Each page goes through parse_page, exactly as a
 saved page file does, so its entries get the same content hashes.

@@ -127,6 +127,15 @@ def _json_object(text):
     return value if type(value) is dict else None
 
 
+def _as_object(value) -> dict | None:
+    """Return a JSON object given as text (the Console's form) or already parsed, else None."""
+    if type(value) is str:
+        return _json_object(value)
+    if type(value) is dict:
+        return value
+    return None
+
+
 def _as_int(value):
     if type(value) is int:
         return value
@@ -164,7 +173,7 @@ def error_columns(error) -> tuple:
     """
     if error is None or error == "None":
         return None, None, None
-    parsed = _json_object(error) if type(error) is str else error if type(error) is dict else None
+    parsed = _as_object(error)
     if parsed is None:
         return None, str(error), None
     # The API's own error body nests the error: {"type": "error", "error": {"type", "message"}}.
@@ -191,7 +200,7 @@ def error_columns(error) -> tuple:
 
 def request_columns(request) -> tuple:
     """Return (max_tokens, temperature, stream, user_id) from the entry's `request` string."""
-    parsed = _json_object(request) if type(request) is str else request if type(request) is dict else None
+    parsed = _as_object(request)
     if parsed is None:
         return None, None, None, None
     stream = parsed.get("stream")
