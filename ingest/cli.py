@@ -166,7 +166,8 @@ def verify(db_path):
                    "see the lines above", err=True)
         sys.exit(1)
     click.echo(
-        f"{db_path}: all is well: {report.rows_checked:,} entries re-hashed, "
+        f"{db_path}: all is well: {report.rows_checked:,} "
+        f"{'entry' if report.rows_checked == 1 else 'entries'} re-hashed, "
         f"{report.files_checked:,} input files compared with the ledger, integrity_check ok"
     )
 

@@ -82,7 +82,7 @@ class HarReader:
         text = content.get("text")
         if not isinstance(text, str):
             self.without_content += 1
-            self.problems.append(f"{label} has no response content, so its page was not read")
+            self.problems.append(f"{label}{_NO_CONTENT}")
             return
         try:
             data = _content_bytes(text, content.get("encoding"))
@@ -99,20 +99,32 @@ class HarReader:
         if self.log_responses == 0:
             raise PageError(
                 f"is a HAR capture with no responses from a URL whose path contains "
-                f"{LOG_PATH} ({self.requests} requests in all). Record the capture on the "
+                f"{LOG_PATH} ({_count(self.requests, 'request')} in all). Record the capture on the "
                 "Console's logs page, with the DevTools Network panel open while the pages load"
             )
         if self.log_pages > 0:
             return
         if self.without_content == self.log_responses:
+            # One line for the file says it all; a line per response would repeat it.
+            self.problems[:] = [
+                problem for problem in self.problems if not problem.endswith(_NO_CONTENT)
+            ]
             raise PageError(
-                f"is a HAR capture saved without response content ({self.log_responses} "
-                f"log responses, none with a body); {HOW_TO_SAVE_WITH_CONTENT}"
+                f"is a HAR capture saved without response content "
+                f"({_count(self.log_responses, 'log response')}, none with a body); "
+                f"{HOW_TO_SAVE_WITH_CONTENT}"
             )
         raise PageError(
             f"is a HAR capture whose {self.log_responses} log responses hold no readable "
             "log page (each one is listed above)"
         )
+
+
+_NO_CONTENT = " has no response content, so its page was not read"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
 def _content_bytes(text: str, encoding) -> bytes:

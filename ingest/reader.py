@@ -133,11 +133,12 @@ class Document:
         try:
             for index, entry in entries:
                 yield from har.pages_in(index, entry)
+            # finish() may replace the per-response problems with one for the whole file.
+            har.finish()
         finally:
             self.log_pages = har.log_pages
             self.problems.extend(har.problems)
             self.notes.extend(har.notes)
-        har.finish()
 
     def _read_in_pieces(self, stream: BinaryIO, prefix: bytes) -> Iterator[Page]:
         for bom, encoding in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):

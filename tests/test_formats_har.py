@@ -118,7 +118,10 @@ def test_har_without_content_explained(tmp_path, browser):
 
     errors = result.stderr.decode().splitlines()
     assert result.returncode == 1
-    assert errors[-1].startswith(f"Error: {path}: is a HAR capture saved without response content")
+    assert len(errors) == 1
+    assert errors[-1].startswith(
+        f"Error: {path}: is a HAR capture saved without response content (2 log responses, "
+    )
     assert "Save all as HAR with content" in errors[-1]
     assert "Network panel" in errors[-1]
     assert stored(tmp_path / "har.db") == set()

@@ -247,7 +247,7 @@ def test_verify_accepts_renamed_key_columns(tmp_path, run_cli):
     assert run_cli("ingest", db_path, page).exit_code == 0
     result = run_cli("verify", db_path)
     assert result.exit_code == 0
-    assert result.stdout.startswith(f"{db_path}: all is well: 1 entries re-hashed")
+    assert result.stdout.startswith(f"{db_path}: all is well: 1 entry re-hashed")
 
 
 def test_verify_reads_other_formats(tmp_path, run_cli):
