@@ -17,7 +17,6 @@ import base64
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -108,7 +107,7 @@ def write_har(path: Path, target_bytes: int) -> int:
 def _peak_rss_of(command: list[str]) -> tuple[int, float, subprocess.CompletedProcess]:
     """Run command in a child and return its peak RSS in bytes, wall seconds and result.
 
-    Each measurement runs in a fresh helper process, so RUSAGE_CHILDREN holds that one
+    Each measurement runs in a fresh helper process, so RUSAGE_CHILDREN reports that one
     child's peak and not an earlier, larger one.
     """
     helper = (

@@ -184,8 +184,8 @@ DESCRIPTION = ("Latency, errors and tokens per UTC day. Filters apply to every c
 def dashboard_config(database: str, pending: int = 0) -> dict:
     """Return the datasette-dashboards configuration of one logs database's dashboard.
 
-    pending is the number of entries that logs_daily does not contain yet; the description
-    says so when there are any.
+    pending is the number of entries that logs_daily does not contain yet. The description
+    reports them when there are any.
     """
     filters = copy.deepcopy(FILTERS)
     for key in ("model", "workspace"):

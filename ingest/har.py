@@ -57,7 +57,7 @@ class HarReader:
         self.notes: list[str] = []
 
     def pages_in(self, index: int, entry) -> Iterator[Page]:
-        """Yield the log page that one HAR entry holds, if it holds one."""
+        """Yield the log page that one HAR entry contains, if it contains one."""
         self.requests += 1
         if not isinstance(entry, dict):
             return
@@ -75,7 +75,7 @@ class HarReader:
         label = f"HAR entry {index} ({method} {url})"
         if not isinstance(status, int) or not 200 <= status < 300:
             # Chromium writes status 0 for a request that failed or was blocked.
-            self.notes.append(f"{label} skipped: HTTP status {status}, so it holds no log page")
+            self.notes.append(f"{label} skipped: HTTP status {status}, so it contains no log page")
             return
 
         content = response.get("content") if isinstance(response.get("content"), dict) else {}
@@ -105,7 +105,7 @@ class HarReader:
         if self.log_pages > 0:
             return
         if self.without_content == self.log_responses:
-            # One line for the file says it all; a line per response would repeat it.
+            # The file's one line gives the reason, so a line per response would only repeat it.
             self.problems[:] = [
                 problem for problem in self.problems if not problem.endswith(_NO_CONTENT)
             ]
@@ -138,4 +138,4 @@ def _content_bytes(text: str, encoding) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
-        raise PageError("content holds a lone UTF-16 surrogate, so it is not valid text") from None
+        raise PageError("content contains a lone UTF-16 surrogate, so it is not valid text") from None

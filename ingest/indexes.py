@@ -15,7 +15,7 @@ import sqlite3
 # table holds. Smaller runs gain less than the rebuild of a large table costs.
 MIN_DEFERRED_ENTRIES = 20_000
 
-# Bytes of input per entry, a low estimate (a compact page holds about 550 bytes an entry,
+# Bytes of input per entry, a low estimate (a compact page has about 550 bytes an entry,
 # an indented one about 700), so that the estimate of new entries errs on the high side.
 BYTES_PER_ENTRY = 500
 

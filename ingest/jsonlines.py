@@ -1,7 +1,7 @@
 """Read JSON Lines (.jsonl, .ndjson): one log entry per line, read one line at a time.
 
 A line that is not a JSON object is rejected with its line number and the other lines land,
-because each line stands alone. Blank lines are skipped.
+because each line is independent of the others. Blank lines are skipped.
 """
 
 from __future__ import annotations

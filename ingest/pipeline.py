@@ -152,7 +152,7 @@ def prepare_input(
 ) -> Iterator[Message]:
     """Open, hash and parse one input, yielding its messages.
 
-    The input is parsed only when the consumer asks for the message after Opened and
+    The input is parsed only when the consumer requests the message after Opened and
     skip_parse(sha256) is false, so closing the generator after Opened skips the parse.
     """
     try:

@@ -94,7 +94,7 @@ class Document:
 
     Iterate pages() once. It raises PageError when the input as a whole is unusable, which
     can happen after some pages were yielded, so the caller must be able to undo them.
-    problems lists parts of the input that were not read (the rest lands); notes lists
+    problems lists parts of the input that were not read, while the rest lands. notes lists
     parts skipped on purpose; log_pages counts the pages of a HAR capture (None otherwise).
     """
 

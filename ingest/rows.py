@@ -225,7 +225,7 @@ def base_row(entry: dict, canonical: bytes, digest: str) -> list:
     """Return the values of BASE_COLUMNS for one entry, in that order."""
     get = entry.get
     # map() and the type check run in C, so an entry with plain values costs no Python-level
-    # step per key; only an entry with an object, array, bool or huge int is converted.
+    # step per key. Only an entry with an object, array, bool or huge int is converted.
     values = list(map(get, _SOURCE_KEYS))
     if not _STORED_AS_IS.issuperset(map(type, values)) or not _ints_fit(values):
         values = [to_sqlite(value) for value in values]

@@ -1,8 +1,8 @@
 """Split a large JSON document into the raw bytes of its array elements, reading in chunks.
 
 A 100 MB page parsed whole takes several times its size in Python objects. This splitter
-holds one element at a time instead: it finds the byte boundaries of each element of the
-selected arrays, and the caller parses each element on its own with the same code that
+keeps one element in memory at a time instead. It finds the byte boundaries of each element of
+the selected arrays, and the caller parses each element on its own with the same code that
 parses whole pages, so both paths yield the same values and canonical bytes.
 
 The splitter checks brackets, strings and element separators, but not the scalars between
@@ -65,7 +65,7 @@ def iter_elements(
 ) -> Iterator[tuple[Path, int, bytes]]:
     """Yield (path, index, bytes) for each element of every array whose path is wanted.
 
-    prefix holds bytes already read from the start of stream. The root array has the path ().
+    prefix contains the bytes already read from the start of stream. The root array has the path ().
     Raises PageError when the brackets do not balance, the text ends early or something
     follows the root value.
     """

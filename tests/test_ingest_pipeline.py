@@ -171,7 +171,7 @@ def test_known_content_not_parsed(tmp_path, monkeypatch):
     def no_parse(*args, **kwargs):
         raise AssertionError("a file with known content was parsed")
 
-    # The worker is forked, so it sees the replacement too.
+    # The worker is forked, so it inherits the replacement too.
     monkeypatch.setattr(pipeline, "Document", no_parse)
     db, summary, problems, _ = run_ingest(tmp_path / "logs.db", [copies])
 
